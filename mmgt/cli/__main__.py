@@ -1,0 +1,3 @@
+from mmgt.cli import main
+
+main()
