@@ -1,0 +1,46 @@
+"""Protocol v1: every setting that moves a number, in one typed config recorded with each result."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+PROTOCOL_VERSION = "1"
+REGIONS = ("full", "face")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The evaluation protocol. Defaults are protocol v1 (docs/PROTOCOL.md)."""
+
+    version: str = PROTOCOL_VERSION
+    size: int = 256  # every frame is brought to size x size RGB first
+    resize: str = "bilinear-antialias"  # torch interpolate(bilinear, antialias=True, align_corners=False)
+    fps: int = 25
+    trim: str = "none"  # frame counts must match; "min" trims both to the shorter (recorded)
+    # face region: one square box track per clip from GT keypoints (else MTCNN on GT frames)
+    face_source: str = "keypoints"  # "keypoints" | "mtcnn" (fallback when GT keypoints are absent)
+    face_expand: float = 1.6  # side = expand * max(w, h) of the tight face-landmark box
+    face_smooth: int = 13  # median filter length over time for the box track (frames)
+    face_size: int = 128  # face crops are resized to face_size x face_size
+    # FVD / KVD
+    fvd_window: int = 16  # non-overlapping windows of consecutive frames
+    # PSNR
+    psnr_cap: float = 100.0
+    # lip sync (syncnet-python geometry)
+    sync_crop_scale: float = 0.4
+    sync_vshift: int = 15
+    # FGD / Div
+    div_seed: int = 0
+    score_threshold: float = 0.3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """Which metric families run on which regions."""
+
+    metrics: tuple[str, ...] = ("fid", "fvd", "kvd", "psnr", "ssim", "lpips", "sync", "fgd")
+    regions: tuple[str, ...] = REGIONS
+    extra: dict = field(default_factory=dict)

@@ -1,0 +1,128 @@
+"""The results file: schema, provenance, and a new directory per run (never overwriting).
+
+``results.json`` (schema ``SCHEMA_VERSION``)::
+
+    {
+      "schema_version": "1", "package": {"name", "version", "git": {"commit", "dirty"}},
+      "created": ISO time, "protocol": {...every Protocol field...},
+      "inputs": {"pred": dir, "gt": dir, "pred_files_sha256": h, "gt_files_sha256": h, "n_pairs": n},
+      "clips": {"evaluated": [...], "missing": [...], "extra": [...], "failed": {id: reason},
+                "no_face": [...]},
+      "metrics": {region: {metric: {"value", "n", "direction", "extractor", "weights", "untrained"}}},
+      "untrained_extractors": bool, "seeds": {...}, "timing": {...}, "environment": {...}
+    }
+
+``per_clip.csv`` holds one row per clip and per-clip metric (region, metric, clip_id, value).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+from mmgt.video_io import atomic_path
+
+SCHEMA_VERSION = "1"
+UNTRAINED_MARK = "†"  # shown next to every value computed with a random-init extractor
+
+
+def git_info() -> dict:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def package_info() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        v = version("mmgt-bench")
+    except PackageNotFoundError:
+        v = "unknown"
+    return {"name": "mmgt-bench", "version": v, "git": git_info()}
+
+
+def environment() -> dict:
+    import numpy
+    import torch
+
+    env = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "device": "cuda:" + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "threads": torch.get_num_threads(),
+    }
+    for pkg in ("scipy", "scikit-image", "lpips", "pytorch-fid", "syncnet-python", "av"):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            env[pkg] = version(pkg)
+        except PackageNotFoundError:
+            env[pkg] = None
+    return env
+
+
+def new_run_dir(out_root: str | Path, label: str = "eval") -> Path:
+    """A fresh ``out_root/<UTC time>-<label>[-k]`` directory; existing runs are never touched."""
+    out_root = Path(out_root)
+    out_root.mkdir(parents=True, exist_ok=True)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    for k in range(1000):
+        path = out_root / (f"{stamp}-{label}" + (f"-{k}" if k else ""))
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a new run directory under {out_root}")
+
+
+def write_json(path: str | Path, data: dict) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    return Path(path)
+
+
+def _jsonable(obj):
+    import numpy as np
+
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj)}")
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def load_results(path: str | Path) -> dict:
+    """Read a results.json (or the results.json inside a run directory)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    from mmgt.errors import DataError
+
+    if not path.is_file():
+        raise DataError(path, "results file not found")
+    data = json.loads(path.read_text())
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise DataError(path, f"results schema {data.get('schema_version')!r}, this version reads {SCHEMA_VERSION!r}")
+    return data
+
+
+__all__ = [
+    "SCHEMA_VERSION", "UNTRAINED_MARK", "environment", "git_info", "load_results", "new_run_dir",
+    "now_iso", "package_info", "write_json",
+]
