@@ -1,0 +1,80 @@
+"""Frechet distance (FID/FVD/FGD maths) against pytorch-fid."""
+
+import warnings
+
+import numpy as np
+import pytest
+from pytorch_fid.fid_score import calculate_frechet_distance
+
+from eval.metrics import FewSamplesWarning, FrechetMetric, GaussianStats, frechet_distance
+
+
+def reference(mu1, sigma1, mu2, sigma2):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pytorch-fid passes sqrtm(disp=False)
+        return calculate_frechet_distance(mu1, sigma1, mu2, sigma2)
+
+
+def random_stats(rng, dim):
+    a = rng.standard_normal((dim, 2 * dim))
+    return rng.standard_normal(dim), a @ a.T / (2 * dim)
+
+
+@pytest.mark.parametrize("dim", [2, 7, 64])
+def test_equals_pytorch_fid_on_random_stats(dim):
+    rng = np.random.default_rng(dim)
+    (mu1, s1), (mu2, s2) = random_stats(rng, dim), random_stats(rng, dim)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(reference(mu1, s1, mu2, s2), rel=1e-6)
+
+
+def test_metric_equals_pytorch_fid_on_features():
+    rng = np.random.default_rng(1)
+    pred = rng.standard_normal((300, 32)) @ rng.standard_normal((32, 32)) + 0.5
+    gt = rng.gamma(2.0, size=(250, 32))
+    metric = FrechetMetric("fvd", dim=32)
+    metric.update(pred=pred[:100], gt=gt)
+    metric.update(pred=pred[100:])
+    expected = reference(pred.mean(0), np.cov(pred, rowvar=False), gt.mean(0), np.cov(gt, rowvar=False))
+    assert metric.compute()["fvd"] == pytest.approx(expected, rel=1e-6)
+    assert metric.diagnostics() == {"n_pred": 300, "n_gt": 250}
+
+
+def test_fid_test_vector_2048():
+    dim = 2048
+    assert frechet_distance(np.zeros(dim), np.eye(dim), np.ones(dim), np.eye(dim)) == pytest.approx(2048.0, abs=1e-9)
+
+
+def test_identical_sets_give_zero():
+    features = np.random.default_rng(2).standard_normal((400, 16))
+    metric = FrechetMetric("fid", dim=16)
+    metric.update(pred=features, gt=features[::-1])
+    assert abs(metric.compute()["fid"]) < 1e-9
+
+
+def test_gaussian_stats_mean_unbiased_cov_and_merge():
+    rng = np.random.default_rng(3)
+    rows = rng.standard_normal((50, 6)) * 3 + 10
+    merged = GaussianStats.of(rows[:20]) + GaussianStats.of(rows[20:]) + GaussianStats.empty(6)
+    assert merged.n == 50
+    np.testing.assert_allclose(merged.mean(), rows.mean(0), rtol=1e-13)
+    np.testing.assert_allclose(merged.cov(), np.cov(rows, rowvar=False), rtol=1e-11)
+
+
+def test_few_samples_warn_and_are_recorded():
+    rng = np.random.default_rng(4)
+    metric = FrechetMetric("fid", dim=8)
+    metric.update(pred=rng.standard_normal((5, 8)), gt=rng.standard_normal((20, 8)))
+    with pytest.warns(FewSamplesWarning, match="n_pred = 5 < dim 8"):
+        metric.compute()
+    assert metric.diagnostics()["n_pred"] == 5
+
+
+def test_bad_features_are_rejected():
+    metric = FrechetMetric("fid", dim=8)
+    with pytest.raises(ValueError, match=r"shape \(n, 8\)"):
+        metric.update(pred=np.zeros((4, 7)))
+    with pytest.raises(ValueError, match="NaN"):
+        metric.update(gt=np.full((4, 8), np.nan))
+    metric.update(pred=np.zeros((1, 8)), gt=np.zeros((3, 8)))
+    with pytest.raises(ValueError, match="at least 2 samples"), pytest.warns(FewSamplesWarning):
+        metric.compute()
