@@ -92,6 +92,7 @@ def read_video(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         fps = float(stream.average_rate or stream.guessed_rate or 0)
+        declared = int(stream.frames)  # read while the container is open (freed after the block)
         if expect_fps is not None and abs(fps - expect_fps) > 1e-3:
             raise DataError(path, f"frame rate is {fps:g} fps, expected {expect_fps:g}")
         try:
@@ -106,8 +107,8 @@ def read_video(
         raise DataError(path, f"frame size is {width}x{height}, expected {expect_size[0]}x{expect_size[1]}")
     if expect_frames is not None and len(video) != expect_frames:
         raise DataError(path, f"has {len(video)} frames, expected {expect_frames} (truncated or wrong length)")
-    if stream.frames and len(video) < stream.frames:
-        raise DataError(path, f"decoded {len(video)} of {stream.frames} frames (truncated file)")
+    if declared and len(video) < declared:
+        raise DataError(path, f"decoded {len(video)} of {declared} frames (truncated file)")
     return video
 
 
