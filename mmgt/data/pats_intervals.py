@@ -1,0 +1,139 @@
+"""PATS interval tables, train/test id files and where an interval's source video lies.
+
+The interval table is PATS' ``cmu_intervals_df.csv`` (columns ``dataset, delta_time, end_time,
+interval_id, speaker, start_time, video_fn, video_link``) or any CSV with ``interval_id, speaker,
+start_time, end_time`` and at least one of ``video_fn`` / ``video_link``. Times are seconds
+(``57.42``) or clock times (``0:00:57.42``), optionally after a date (``2016-01-01 00:00:57.42``,
+as pandas writes them); only the time of day counts.
+
+Source lookup, first match wins, in ``DIR/<speaker>/`` then ``DIR/``: the ``video_fn`` file name;
+then ``<id>.mp4|.mkv|.webm`` for the ids the link gives: the YouTube id, the link's last path
+segment, and its last 4 characters (S2G-MDD's name for ``jon`` videos not on YouTube).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmgt.errors import DataError
+
+REQUIRED = ("interval_id", "speaker", "start_time", "end_time")
+VIDEO_COLUMNS = ("video_fn", "video_link")
+EXTENSIONS = (".mp4", ".mkv", ".webm")
+_YOUTUBE_ID = re.compile(r"(?:[?&]v=|youtu\.be/|/embed/|/shorts/)([\w-]{11})")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One row of the interval table."""
+
+    interval_id: str
+    speaker: str
+    start: float  # seconds into the source video
+    end: float
+    video_fn: str = ""
+    video_link: str = ""
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def parse_time(text: str) -> float:
+    """Seconds from ``57.42``, ``0:00:57.42`` or ``2016-01-01 00:00:57.42``; ``ValueError`` otherwise."""
+    clock = text.strip().split()[-1] if text.strip() else ""
+    parts = clock.split(":")
+    try:
+        if not clock or len(parts) > 3:
+            raise ValueError
+        seconds = 0.0
+        for part in parts:
+            seconds = seconds * 60 + float(part)
+    except ValueError:
+        raise ValueError(f"not a time: {text!r}") from None
+    return seconds
+
+
+def read_intervals(path: str | Path, speakers: tuple[str, ...] | None = None) -> list[Interval]:
+    """Rows of the interval table (of ``speakers`` only, when given), in file order."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "interval table not found")
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        columns = set(reader.fieldnames or [])
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing or not columns & set(VIDEO_COLUMNS):
+            need = missing + ([] if columns & set(VIDEO_COLUMNS) else ["video_fn or video_link"])
+            raise DataError(path, f"interval table lacks columns {need}")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            if speakers is not None and row["speaker"] not in speakers:
+                continue
+            try:
+                start, end = parse_time(row["start_time"]), parse_time(row["end_time"])
+            except ValueError as exc:
+                raise DataError(path, f"line {line}: {exc}") from None
+            rows.append(Interval(str(row["interval_id"]).strip(), row["speaker"], start, end,
+                                 (row.get("video_fn") or "").strip(), (row.get("video_link") or "").strip()))
+    return rows
+
+
+def source_names(interval: Interval) -> list[str]:
+    """Candidate file names of the interval's source video, most specific first."""
+    names = [Path(interval.video_fn).name] if interval.video_fn else []
+    link = interval.video_link.rstrip("/")
+    if link:
+        found = _YOUTUBE_ID.search(link)
+        ids = [found.group(1)] if found else []
+        ids += [Path(link.split("?")[0]).stem, link[-4:]]
+        names += [i + ext for i in dict.fromkeys(ids) if i for ext in EXTENSIONS]
+    return list(dict.fromkeys(names))
+
+
+def find_source(interval: Interval, videos: str | Path) -> Path | None:
+    """The first existing candidate under ``videos/<speaker>/`` or ``videos/``, else None."""
+    for folder in (Path(videos) / interval.speaker, Path(videos)):
+        for name in source_names(interval):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+@dataclass(frozen=True)
+class SplitIds:
+    """Which split an interval id goes to; ids listed nowhere go to ``default`` (None: skipped)."""
+
+    assigned: dict[str, str]
+    default: str | None = "test"
+
+    def split_of(self, interval_id: str) -> str | None:
+        return self.assigned.get(interval_id, self.default)
+
+
+def read_split_ids(path: str | Path | None) -> SplitIds:
+    """Split assignment from an id file.
+
+    * none: every interval is ``test`` (a prepared download is an evaluation set by default);
+    * ``.json`` ``{"train": [...], "test": [...]}`` (S2G-MDD's ``filtered_intervals.json``): those
+      ids go to their split, intervals in neither list are skipped;
+    * any other file: one test interval id per line (``#`` comments allowed), all others ``train``.
+    """
+    if path is None:
+        return SplitIds({}, "test")
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "interval id file not found")
+    if path.suffix == ".json":
+        try:
+            lists = json.loads(path.read_text())
+            assigned = {str(i): split for split in ("train", "test") for i in lists.get(split, [])}
+        except (json.JSONDecodeError, AttributeError, TypeError) as exc:
+            raise DataError(path, f"expected {{'train': [ids], 'test': [ids]}} ({exc})") from None
+        return SplitIds(assigned, None)
+    ids = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    return SplitIds({i: "test" for i in ids if i}, "train")
