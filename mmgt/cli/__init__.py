@@ -17,3 +17,7 @@ app = typer.Typer(
 def main() -> None:
     """Console-script entry point."""
     run_cli(app)
+
+from mmgt.cli import data as _data  # noqa: E402  (sub-apps register after `app` exists)
+
+app.add_typer(_data.app, name="data")
