@@ -25,15 +25,15 @@ def unit_frames(frames: FrameBatch, dtype: torch.dtype, device: torch.device | s
     tensor = torch.from_numpy(np.ascontiguousarray(frames)) if isinstance(frames, np.ndarray) else frames
     if tensor.ndim != 4 or tensor.shape[-1] != 3:
         raise ValueError(f"{what}: expected RGB frames of shape (n, H, W, 3), got {tuple(tensor.shape)}")
-    if tensor.dtype == torch.uint8:
-        tensor = tensor.to(device=device, dtype=dtype) / 255
-    elif tensor.is_floating_point():
-        tensor = tensor.to(device=device, dtype=dtype)
-        if tensor.numel() and not (tensor.min() >= 0 and tensor.max() <= 1):  # also catches NaN
-            raise ValueError(f"{what}: float frames must lie in [0, 1], got [{tensor.min():g}, {tensor.max():g}]")
-    else:
+    if tensor.dtype != torch.uint8 and not tensor.is_floating_point():
         raise ValueError(f"{what}: frames must be uint8 or float, got {tensor.dtype}")
-    return tensor.permute(0, 3, 1, 2).contiguous()
+    tensor = tensor.to(device).permute(0, 3, 1, 2).contiguous()  # move and reorder before widening
+    if tensor.dtype == torch.uint8:
+        return tensor.to(dtype) / 255
+    tensor = tensor.to(dtype)
+    if tensor.numel() and not (tensor.min() >= 0 and tensor.max() <= 1):  # also catches NaN
+        raise ValueError(f"{what}: float frames must lie in [0, 1], got [{tensor.min():g}, {tensor.max():g}]")
+    return tensor
 
 
 def row_means(values: torch.Tensor) -> np.ndarray:

@@ -37,17 +37,31 @@ def _filter_valid(x: torch.Tensor, dim: int) -> torch.Tensor:
     return out
 
 
-def ssim_frames(pred: torch.Tensor, gt: torch.Tensor) -> np.ndarray:
-    """SSIM of each pair of ``(n, 3, H, W)`` frames in [0, 1] (float64), as skimage computes it."""
-    if min(pred.shape[-2:]) < 2 * RADIUS + 1:
-        raise ValueError(f"SSIM needs frames of at least {2 * RADIUS + 1} pixels a side, got {tuple(pred.shape[-2:])}")
-    moments = torch.stack([pred, gt, pred * pred, gt * gt, pred * gt])
-    ux, uy, uxx, uyy, uxy = _filter_valid(_filter_valid(moments, -2), -1)
+def _ssim_map(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """skimage's SSIM map over the valid region of ``(planes, H, W)`` float64 images (same operation order)."""
+    ux, uy, uxx, uyy, uxy = _filter_valid(_filter_valid(torch.stack([x, y, x * x, y * y, x * y]), -2), -1)
     c1, c2 = K1**2, K2**2
-    vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
-    ssim_map = (2 * ux * uy + c1) * (2 * vxy + c2) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
-    per_channel = row_means(ssim_map.flatten(0, 1)).reshape(ssim_map.shape[:2])
-    return per_channel.mean(axis=1)
+    mean_xy = ux * uy
+    ux2, uy2 = ux.square_(), uy.square_()  # in place: the means are not needed any more
+    cov_xy = uxy.sub_(mean_xy)
+    var_sum = uxx.sub_(ux2).add_(uyy.sub_(uy2))
+    numerator = (2 * mean_xy + c1).mul_(2 * cov_xy + c2)
+    return numerator.div_((ux2 + uy2 + c1).mul_(var_sum + c2))
+
+
+def ssim_frames(pred: torch.Tensor, gt: torch.Tensor, planes_per_pass: int | None = None) -> np.ndarray:
+    """SSIM of each pair of ``(n, 3, H, W)`` frames in [0, 1] (float64), as skimage computes it.
+
+    Colour planes are processed ``planes_per_pass`` at a time (all by default); one at a time keeps
+    the working set in a CPU core's cache.
+    """
+    n, channels, height, width = pred.shape
+    if min(height, width) < 2 * RADIUS + 1:
+        raise ValueError(f"SSIM needs frames of at least {2 * RADIUS + 1} pixels a side, got {(height, width)}")
+    x, y = pred.reshape(n * channels, height, width), gt.reshape(n * channels, height, width)
+    step = planes_per_pass or n * channels
+    per_plane = [row_means(_ssim_map(x[i : i + step], y[i : i + step])) for i in range(0, n * channels, step)]
+    return np.concatenate(per_plane).reshape(n, channels).mean(axis=1)
 
 
 def psnr_frames(pred: torch.Tensor, gt: torch.Tensor, cap: float) -> np.ndarray:
@@ -78,9 +92,9 @@ class SSIMMetric(PerFrameMetric):
 
     direction = "higher"
 
-    def __init__(self, device: torch.device | str = "cpu", chunk: int | None = None) -> None:
-        cpu = torch.device(device).type == "cpu"
-        super().__init__("ssim", device, chunk or (1 if cpu else 16))  # one frame at a time stays in CPU cache
+    def __init__(self, device: torch.device | str = "cpu", chunk: int = 16) -> None:
+        super().__init__("ssim", device, chunk)
+        self.planes_per_pass = 1 if self.device.type == "cpu" else None
 
     def frame_scores(self, pred: torch.Tensor, gt: torch.Tensor) -> np.ndarray:
-        return ssim_frames(pred, gt)
+        return ssim_frames(pred, gt, self.planes_per_pass)
