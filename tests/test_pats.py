@@ -230,7 +230,9 @@ def test_read_interval_stops_where_the_video_ends(raw):
 
 # ---- the command ------------------------------------------------------------------------------
 
-def test_prepare_pats_command_with_test_ids_and_resize(raw, tmp_path):
+@pytest.fixture
+def invoke():
+    """Run the data commands (on a bare typer app) with the band-reader extractor registered."""
     import typer
 
     from mmgt.cli.pats import register
@@ -238,17 +240,54 @@ def test_prepare_pats_command_with_test_ids_and_resize(raw, tmp_path):
     app = typer.Typer()
     register(app)
     pose.register("band-reader", BandReader)
+    yield lambda *args: CliRunner().invoke(app, [str(a) for a in args])
+    pose.unregister("band-reader")
+
+
+def test_prepare_pats_command_with_test_ids_and_resize(raw, tmp_path, invoke):
     ids = tmp_path / "test_ids.txt"
     ids.write_text("1002\n")
-    try:
-        result = CliRunner().invoke(app, [
-            "prepare-pats", "--intervals", str(raw / "intervals.csv"), "--videos", str(raw / "videos"),
-            "--out", str(tmp_path / "out"), "--speakers", "oliver,jon", "--extractor", "band-reader",
-            "--size", "128", "--max-seconds", "3.4", "--step", "1.0", "--test-ids", str(ids), "--no-progress"])
-    finally:
-        pose.unregister("band-reader")
+    result = invoke("prepare-pats", "--intervals", raw / "intervals.csv", "--videos", raw / "videos",
+                    "--out", tmp_path / "out", "--speakers", "oliver,jon", "--extractor", "band-reader",
+                    "--size", 128, "--max-seconds", 3.4, "--step", 1.0, "--test-ids", ids, "--no-progress")
     assert result.exit_code == 0, result.output
     assert "clips: 2" in result.output and "too short" in result.output
     split = Split(tmp_path / "out")
     assert split.validate() == []
     assert {(r.source_id, r.split, r.width) for r in split.records} == {("1001", "train", 128), ("1002", "test", 128)}
+
+
+def test_extract_pose_command_on_a_file_and_a_folder(prepared, tmp_path, invoke):
+    out, _ = prepared
+    clip = Split(out).clips()[0]
+    folder = tmp_path / "pred"
+    for name in ("a", "b"):
+        (folder / name).mkdir(parents=True)
+        shutil.copy(clip.video_path, folder / name / "video.mp4")
+    np.save(folder / "b" / "keypoints.npy", np.zeros((1, 134, 3), np.float32))
+    single = invoke("extract-pose", clip.video_path, "--out", tmp_path / "k.npy", "--extractor", "band-reader")
+    batch = invoke("extract-pose", folder, "--extractor", "band-reader")
+    assert single.exit_code == 0 and batch.exit_code == 0, single.output + batch.output
+    np.testing.assert_allclose(np.load(tmp_path / "k.npy"), BandReader()(clip.frames()))
+    assert np.load(folder / "a" / "keypoints.npy").shape == (80, 134, 3)
+    assert np.load(folder / "b" / "keypoints.npy").shape == (1, 134, 3)  # kept: no --overwrite
+    assert "wrote 1 keypoint file(s)" in batch.output and "1 already present" in batch.output
+
+
+@pytest.mark.slow
+def test_prepare_pats_with_mediapipe_on_a_raw_synthetic_speaker(tmp_path):
+    """End to end on a rendered speaker: extracted keypoints land on the cropped ground truth."""
+    from mmgt.data.synth.generate import render_interval
+
+    it = render_interval(0, 4.0)  # 456x256 at 30 fps
+    write_video(tmp_path / "videos" / "s.mp4", it.frames, fps=30, audio=it.audio)
+    (tmp_path / "iv.csv").write_text("interval_id,speaker,start_time,end_time,video_fn\n"
+                                     "7,oliver,0:00:00.4,0:00:03.8,s.mp4\n")
+    config = PatsConfig(tmp_path / "iv.csv", tmp_path / "videos", tmp_path / "out", window=WindowSpec(3.2, 1.0))
+    summary = prepare_pats(config, pose.create("mediapipe"), progress=False)
+    assert summary.counts() == {"intervals_prepared": 1, "clips": 1}
+    kp = Split(tmp_path / "out").clips()[0].keypoints()
+    gt = it.keypoints[np.round(30 * (0.4 + np.arange(80) / 25)).astype(int)].copy()
+    gt[..., 0] -= square_crop("oliver", 456, 256)[0]
+    error = np.linalg.norm(kp[..., :2] - gt[..., :2], axis=-1)
+    assert np.median(error[:, list(K.FACE)]) < 4 and np.median(error[:, [0, 1, 2, 5]]) < 15

@@ -7,7 +7,7 @@ import pytest
 
 from mmgt import keypoints as K
 from mmgt import pose
-from mmgt.errors import MMGTError
+from mmgt.errors import DataError, MMGTError, WeightsMissingError
 from mmgt.pose import rtmpose, yolox
 from mmgt.pose.dwpose import DWPose
 from mmgt.pose.mediapipe_holistic import IBUG68_FROM_MESH, holistic_to_coco133
@@ -219,6 +219,18 @@ def test_dwpose_falls_back_to_the_whole_frame_without_detections():
     np.testing.assert_allclose(out[0, 0, :2], (300, 100), atol=2.0)
 
 
+def test_dwpose_without_weights_names_each_missing_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMGT_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(WeightsMissingError, match=r"dwpose-detector.*yolox_l\.onnx.*huggingface.*mmgt weights fetch"):
+        pose.create("dwpose")
+    (tmp_path / "yolox_l.onnx").write_bytes(b"not a model")
+    with pytest.raises(WeightsMissingError, match=r"dw-ll_ucoco_384\.onnx"):
+        pose.create("dwpose")
+    (tmp_path / "dw-ll_ucoco_384.onnx").write_bytes(b"not a model")
+    with pytest.raises(DataError, match=r"yolox_l\.onnx: not a loadable ONNX model"):
+        pose.create("dwpose")
+
+
 # ---- MediaPipe mapping ------------------------------------------------------------------------
 
 def _numbered(n: int, visibility: float = 0.8) -> np.ndarray:
@@ -288,3 +300,22 @@ def test_mediapipe_is_mirror_equivariant_with_sides_swapped():
     for joint, partner in swap.items():
         assert abs(mirrored[joint, 0] - (255 - kp[partner, 0])) < 8
         assert abs(mirrored[joint, 1] - kp[partner, 1]) < 8
+
+
+def test_mediapipe_on_synthetic_speaker_matches_ground_truth_and_hand_sides():
+    from mmgt.data.synth.generate import render_interval
+
+    it = render_interval(1, 0.4, fps=25, size=(256, 256), index=2)
+    kp, gt = pose.create("mediapipe")(it.frames), it.keypoints
+
+    def error(a, b, joints):
+        return np.linalg.norm(a[:, list(joints), :2] - b[:, list(joints), :2], axis=-1)
+
+    assert np.median(error(kp, gt, K.FACE)) < 4
+    assert np.median(error(kp, gt, [0, 1, 2, 5])) < 15  # nose, neck, shoulders
+    both = (kp[:, list(K.LEFT_HAND), 2] > 0).all(1) & (kp[:, list(K.RIGHT_HAND), 2] > 0).all(1)
+    assert both.sum() >= len(kp) // 2
+    for mine, same, other in ((K.LEFT_HAND, K.LEFT_HAND, K.RIGHT_HAND), (K.RIGHT_HAND, K.RIGHT_HAND, K.LEFT_HAND)):
+        right_side = np.median(np.linalg.norm(kp[both][:, list(mine), :2] - gt[both][:, list(same), :2], axis=-1))
+        swapped = np.median(np.linalg.norm(kp[both][:, list(mine), :2] - gt[both][:, list(other), :2], axis=-1))
+        assert right_side < 12 and right_side < swapped / 2

@@ -1,6 +1,6 @@
 """PATS preparation: downloaded source videos + the interval table -> a split in the data layout.
 
-Per interval (MMGT's recipe, see docs/DATA.md): the first ``max_seconds`` (15 s) re-timed to 25 fps
+Per interval (MMGT's recipe, see docs/PATS.md): the first ``max_seconds`` (15 s) re-timed to 25 fps
 (:mod:`mmgt.data.source_media`), a square crop of side = frame height at the speaker's horizontal
 offset (:func:`square_crop`), resized to ``size``; 16 kHz mono audio; keypoints from a pose
 extractor on the resized frames (knees and ankles zeroed, as the release does for this upper-body

@@ -23,8 +23,8 @@ from mmgt.pose import rtmpose, yolox
 from mmgt.pose.base import PoseExtractor
 from mmgt.pose.onnx_session import OnnxSession, open_session
 
-DETECTOR_WEIGHTS = "yolox_l.onnx"
-POSE_WEIGHTS = "dw-ll_ucoco_384.onnx"
+DETECTOR_WEIGHTS = "dwpose-detector"  # yolox_l.onnx in the weights manifest
+POSE_WEIGHTS = "dwpose-pose"  # dw-ll_ucoco_384.onnx
 COCO_BODY = slice(0, 17)
 
 
@@ -46,11 +46,15 @@ class DWPose(PoseExtractor):
         self.detector, self.pose, self.files, self.config = detector, pose, files or {}, config
 
     @classmethod
-    def from_weights(cls, config: DWPoseConfig = DWPoseConfig()) -> DWPose:
-        """Open both models from the weights cache; a missing file raises ``WeightsMissingError``."""
-        from mmgt.weights import resolve
+    def from_weights(cls, weights_dir: str | Path | None = None, config: DWPoseConfig = DWPoseConfig()) -> DWPose:
+        """Open both models from the weights cache (:mod:`mmgt.weights`).
 
-        files = {name: resolve(name) for name in (DETECTOR_WEIGHTS, POSE_WEIGHTS)}
+        A missing file raises ``WeightsMissingError`` naming it, its URL and the fetch command.
+        """
+        from mmgt.weights import WeightsStore
+
+        store = WeightsStore(weights_dir)
+        files = {name: store.resolve(name) for name in (DETECTOR_WEIGHTS, POSE_WEIGHTS)}
         return cls(open_session(files[DETECTOR_WEIGHTS]), open_session(files[POSE_WEIGHTS]), files=files,
                    config=config)
 
@@ -68,7 +72,7 @@ class DWPose(PoseExtractor):
         return K.insert_neck(np.stack([self.person(f) for f in frames]))
 
     def provenance(self) -> dict:
-        from mmgt.weights import sha256
+        from mmgt.weights import sha256_file
 
         return {"extractor": self.name, "settings": asdict(self.config),
-                "weights": {name: {"path": str(p), "sha256": sha256(p)} for name, p in self.files.items()}}
+                "weights": {name: {"file": p.name, "sha256": sha256_file(p)} for name, p in self.files.items()}}

@@ -7,6 +7,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from mmgt.errors import DataError
+
 
 class OnnxSession(Protocol):
     """What DWPose needs from a session: input names and ``run``."""
@@ -22,9 +24,15 @@ def run_single(session: OnnxSession, batch: np.ndarray) -> list[np.ndarray]:
 
 
 def open_session(path: str | Path) -> OnnxSession:
-    """An onnxruntime session on the best available provider (CUDA when present, else CPU)."""
+    """An onnxruntime session on the best available provider (CUDA when present, else CPU).
+
+    A file onnxruntime cannot load raises ``DataError`` naming it.
+    """
     import onnxruntime as ort
 
     preferred = ("CUDAExecutionProvider", "CPUExecutionProvider")
     providers = [p for p in preferred if p in ort.get_available_providers()]
-    return ort.InferenceSession(str(path), providers=providers)
+    try:
+        return ort.InferenceSession(str(path), providers=providers)
+    except Exception as exc:  # onnxruntime raises its own pybind types (InvalidProtobuf, Fail, ...)
+        raise DataError(path, f"not a loadable ONNX model ({type(exc).__name__})") from None
