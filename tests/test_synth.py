@@ -15,6 +15,7 @@ from mmgt.data.layout import Split
 from mmgt.data.synth import SynthConfig, generate_split, render_interval
 from mmgt.data.synth import generate as gen
 from mmgt.data.synth.face import inner_lip_opening
+from mmgt.data.synth.speakers import make_speaker
 from mmgt.video_io import FPS, SAMPLE_RATE
 
 TINY = dict(speakers=1, train=2, test=1, clips_per_interval=2)
@@ -114,6 +115,36 @@ def test_hands_and_fingers_move(split_a: Path) -> None:
         np.testing.assert_allclose(kp[:, hand[0], :2], kp[:, wrist, :2], atol=1e-4)  # hand hangs on the wrist
         fingers = kp[:, hand[1:], :2] - kp[:, hand[:1], :2]
         assert fingers.std(axis=0).mean() > 1.0  # articulation, not a rigid hand
+
+
+@pytest.fixture(scope="module")
+def intervals() -> list[gen.Interval]:
+    """10 s of two speakers with different voices and gesture styles, in memory."""
+    return [gen.generate_interval(make_speaker(i, 0), 250, np.random.default_rng(i)) for i in (0, 1)]
+
+
+def test_gestures_and_nods_follow_stress(intervals: list[gen.Interval]) -> None:
+    for it in intervals:
+        kp, stress = it.keypoints, it.signals.stress
+        events = np.flatnonzero(stress[:-10])
+        assert len(events) >= 3
+        after = np.concatenate([np.arange(e + 1, e + 9) for e in events])
+        wrist_speed = np.linalg.norm(np.diff(kp[:, [4, 7], :2], axis=0), axis=-1).sum(-1)
+        assert wrist_speed[after].mean() > 1.2 * wrist_speed.mean()
+        nose_below_eyes = kp[:, 0, 1] - kp[:, [14, 15], 1].mean(-1)  # grows when the head nods down
+        assert np.mean(nose_below_eyes[events + 3]) > np.mean(nose_below_eyes)
+
+
+def test_voice_pitch_matches_the_speaker(intervals: list[gen.Interval]) -> None:
+    import librosa
+
+    medians = []
+    for it in intervals:
+        f0 = librosa.yin(it.audio.astype(np.float64), fmin=60, fmax=400, sr=it.sample_rate, frame_length=1024, hop_length=640)
+        loud = it.signals.envelope[: len(f0)] > 0.6
+        medians.append(float(np.median(f0[: len(loud)][loud])))
+        assert medians[-1] == pytest.approx(it.speaker.voice.f0, rel=0.2)
+    assert medians[1] > 1.5 * medians[0]  # spk1 has the higher voice
 
 
 def test_rendered_mouth_is_darker_when_open(split_a: Path) -> None:

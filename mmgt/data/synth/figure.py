@@ -115,7 +115,7 @@ def _draw_hand(img: np.ndarray, hand: np.ndarray, look: Look) -> None:
     outline = _shade(look.skin, 0.72)
     cv2.polylines(img, [_fixed(hand[[0, 1, 5, 9, 13, 17]])], True, outline, 2, _AA, _SHIFT)
     _poly(img, hand[[0, 1, 5, 9, 13, 17]], look.skin)
-    chains = [hand[[1, 2, 3, 4]]] + [hand[[0, 5 + 4 * f, 6 + 4 * f, 7 + 4 * f, 8 + 4 * f]][1:] for f in range(4)]
+    chains = [hand[1 + 4 * f : 5 + 4 * f] for f in range(5)]  # thumb .. little, knuckle to tip
     for chain in chains:
         _line(img, chain, outline, finger + 1.5)
     for chain in chains:

@@ -9,6 +9,7 @@ adds idle sway. Coordinates are pixels of a 256 x 256 frame (the canonical canva
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -47,11 +48,15 @@ REST_CURL = np.array([0.2, 0.15, 0.2, 0.25, 0.3])
 ARMS = ((-1.0, (2, 3, 4), K.RIGHT_HAND), (1.0, (5, 6, 7), K.LEFT_HAND))  # image-left = subject's right
 
 
-def _strokes(
-    rng: np.random.Generator, stress: np.ndarray, speaker: Speaker, fps: float
-) -> tuple[list[tuple[int, float, int]], list[tuple[int, float, int]]]:
-    """Assign each stress event to the right arm, the left arm or both: ``(frame, strength, shape)``."""
-    per_arm: tuple[list, list] = ([], [])
+class Stroke(NamedTuple):
+    frame: int  # onset
+    strength: float  # amplitude of the stressed syllable
+    shape: int  # row of HAND_SHAPES
+
+
+def _strokes(rng: np.random.Generator, stress: np.ndarray, speaker: Speaker) -> tuple[list[Stroke], list[Stroke]]:
+    """Assign each stress event to the right arm, the left arm or both."""
+    per_arm: tuple[list[Stroke], list[Stroke]] = ([], [])
     style = speaker.gesture
     for frame in np.flatnonzero(stress):
         both = rng.random() < style.both_hands
@@ -59,12 +64,12 @@ def _strokes(
         shape = int(rng.integers(len(HAND_SHAPES)))
         for arm, chosen in enumerate((right or both, not right or both)):
             if chosen:
-                per_arm[arm].append((int(frame), float(stress[frame]), shape))
+                per_arm[arm].append(Stroke(int(frame), float(stress[frame]), shape))
     return per_arm
 
 
 def _arm_targets(
-    rng: np.random.Generator, strokes: list[tuple[int, float, int]], side: float, n: int, speaker: Speaker, fps: float
+    rng: np.random.Generator, strokes: list[Stroke], side: float, n: int, speaker: Speaker, fps: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Wrist offset ``(T, 2)``, wrist flex ``(T,)`` and finger curl ``(T, 5)`` targets of one arm."""
     style = speaker.gesture
@@ -139,7 +144,7 @@ def animate(signals: DrivingSignals, speaker: Speaker, fps: float, rng: np.rando
     for joint, jaw, other in ((16, 0, 16), (17, 16, 0)):
         kp[:, joint, :2] = face[:, jaw] + 0.08 * (face[:, jaw] - face[:, other]) + [0.0, 0.06 * width]
 
-    for (side, (sh, el, wr), hand), strokes in zip(ARMS, _strokes(rng, signals.stress, speaker, fps)):
+    for (side, (sh, el, wr), hand), strokes in zip(ARMS, _strokes(rng, signals.stress, speaker)):
         shoulder = neck + np.stack([side * rig.shoulder_half * look.shoulders * np.cos(tilt),
                                     4.0 + side * rig.shoulder_half * np.sin(tilt)], axis=1)
         offset, flex, curl = _arm_targets(rng, strokes, side, n, speaker, fps)
