@@ -1,0 +1,44 @@
+"""Per-clip on-disk feature cache, keyed by feature kind, parameters and the wav's content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from mmgt.video_io import atomic_path
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class FeatureCache:
+    """``ROOT/<kind>/<clip>-<key>.npy``; a changed wav or parameter gives a new key, never a stale hit."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def path(self, kind: str, wav_path: str | Path, params: dict) -> Path:
+        wav_path = Path(wav_path)
+        key_src = json.dumps({"kind": kind, "params": params, "wav": file_sha256(wav_path)}, sort_keys=True)
+        key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
+        clip = wav_path.parent.name or wav_path.stem
+        return self.root / kind / f"{clip}-{wav_path.stem}-{key}.npy"
+
+    def get_or_compute(self, kind: str, wav_path: str | Path, params: dict, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """Load the cached array, or compute it and store it atomically."""
+        target = self.path(kind, wav_path, params)
+        if target.is_file():
+            return np.load(target)
+        feat = compute()
+        with atomic_path(target) as tmp:
+            np.save(tmp, feat)
+        return feat

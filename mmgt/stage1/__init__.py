@@ -1,0 +1,1 @@
+"""Stage 1: audio -> pose sequence (SMGA), the shared Gaussian diffusion, training and generation."""

@@ -1,0 +1,142 @@
+"""Typed stage-1 configuration and its YAML presets (``mmgt/presets/*.yaml``).
+
+A preset is named (``tiny``, ``paper``, ``edge-tiny``, ``edge-paper`` -> ``stage1_tiny.yaml``,
+``edge_paper.yaml``, ...) or given as a path; ``overrides`` are ``section.field=value`` strings
+(values parsed as YAML), e.g. ``loss.face_weight=0`` for the "w/o L_face" ablation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mmgt.errors import DataError
+from mmgt.features.audio import feature_shape
+from mmgt.stage1.diffusion import DiffusionConfig
+from mmgt.stage1.losses import LossConfig
+from mmgt.stage1.smga import SMGAConfig
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Which audio features condition the model; ``standardize`` z-scores them with train statistics."""
+
+    kind: str = "wavlm"
+    standardize: bool = False
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 3400
+    batch_size: int = 256
+    lr: float = 2e-4
+    weight_decay: float = 0.02
+    ema_decay: float = 0.9999
+    checkpoint_every: int = 500
+    log_every: int = 10
+    seed: int = 0
+    threads: int = 0  # torch CPU threads; 0 keeps torch's default
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Long audio: ``chained`` 80-frame windows (SMGA) or EDGE's half-``overlap`` windows."""
+
+    long_form: str = "chained"
+    seam_frames: int = 4  # frames on each side of a chained seam that absorb the jump
+
+    def __post_init__(self) -> None:
+        if self.long_form not in ("chained", "overlap"):
+            raise ValueError(f"generation.long_form must be 'chained' or 'overlap', got {self.long_form!r}")
+
+
+@dataclass(frozen=True)
+class Stage1Config:
+    name: str = "paper"
+    model: SMGAConfig = field(default_factory=SMGAConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+
+    def __post_init__(self) -> None:
+        (dim,) = feature_shape(self.audio.kind)
+        if self.model.audio_dim != dim:
+            raise ValueError(f"model.audio_dim is {self.model.audio_dim} but {self.audio.kind!r} features are {dim}-d")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
+    """Build a (nested) frozen dataclass from a dict, rejecting unknown keys."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; valid: {sorted(names)}")
+    kwargs = {}
+    for key, value in data.items():
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = from_dict(hint, value or {}, f"{where}.{key}")
+        elif hint in (int, float) and not isinstance(value, bool) and isinstance(value, (int, float)):
+            kwargs[key] = hint(value)
+        elif isinstance(hint, types.UnionType) or value is None or isinstance(value, hint):
+            kwargs[key] = value
+        else:
+            raise ValueError(f"{where}.{key}: expected {hint.__name__}, got {value!r}")
+    return cls(**kwargs)
+
+
+def preset_path(preset: str) -> Path:
+    """A preset name (``tiny``, ``edge-paper``) or a YAML path -> the YAML file."""
+    path = Path(preset)
+    if path.suffix in (".yaml", ".yml"):
+        return path
+    stem = preset.replace("-", "_")
+    name = stem if stem.startswith(("stage1_", "edge_")) else f"stage1_{stem}"
+    return PRESET_DIR / f"{name}.yaml"
+
+
+def available_presets() -> list[str]:
+    return sorted(p.stem.removeprefix("stage1_").replace("_", "-") for p in PRESET_DIR.glob("*.yaml"))
+
+
+def apply_override(data: dict, override: str) -> None:
+    key, sep, value = override.partition("=")
+    if not sep:
+        raise ValueError(f"override {override!r} must look like section.field=value")
+    *parents, leaf = key.strip().split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = yaml.safe_load(value)
+
+
+def load_config(preset: str, overrides: list[str] | tuple[str, ...] = ()) -> Stage1Config:
+    """Load a preset, apply overrides, validate. Bad files raise ``DataError`` naming the file."""
+    path = preset_path(preset)
+    if not path.is_file():
+        raise DataError(path, f"no such stage-1 preset; available: {', '.join(available_presets())}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+        for override in overrides:
+            apply_override(data, override)
+        return from_dict(Stage1Config, data)
+    except (ValueError, TypeError, yaml.YAMLError) as exc:
+        raise DataError(path, str(exc)) from None
+
+
+def config_from_dict(data: dict) -> Stage1Config:
+    """Rebuild a config stored in a checkpoint."""
+    return from_dict(Stage1Config, data)
