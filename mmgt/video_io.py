@@ -45,6 +45,9 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give them the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -61,13 +61,10 @@ class PerFrameMetric(Metric):
     def frame_scores(self, pred: torch.Tensor, gt: torch.Tensor) -> np.ndarray:
         """float64 score of each pair of ``(n, 3, H, W)`` frames in [0, 1]."""
 
-    def update(self, pred: FrameBatch, gt: FrameBatch, clip_ids: ClipIds) -> None:
-        """``pred`` and ``gt``: ``(n, H, W, 3)`` frames; ``clip_ids``: one id for all, or one per frame."""
+    def scores(self, pred: FrameBatch, gt: FrameBatch) -> np.ndarray:
+        """float64 score of each ``(n, H, W, 3)`` frame pair, without recording them."""
         if tuple(pred.shape) != tuple(gt.shape):
             raise ValueError(f"{self.name}: pred frames {tuple(pred.shape)} and gt frames {tuple(gt.shape)} differ")
-        clips = np.full(len(pred), clip_ids) if isinstance(clip_ids, str) else np.asarray(clip_ids, dtype=str)
-        if clips.shape != (len(pred),):
-            raise ValueError(f"{self.name}: {clips.size} clip ids for {len(pred)} frames")
         scores = []
         with torch.inference_mode():
             for start in range(0, len(pred), self.chunk):
@@ -75,8 +72,19 @@ class PerFrameMetric(Metric):
                 p = unit_frames(pred[part], self.dtype, self.device, f"{self.name} pred")
                 g = unit_frames(gt[part], self.dtype, self.device, f"{self.name} gt")
                 scores.append(self.frame_scores(p, g))
-        self._add("score", np.concatenate([np.empty(0), *scores]))
+        return np.concatenate([np.empty(0), *scores])
+
+    def add_scores(self, scores: np.ndarray, clip_ids: ClipIds) -> None:
+        """Record per-frame scores computed earlier (e.g. cached) under their clip ids."""
+        clips = np.full(len(scores), clip_ids) if isinstance(clip_ids, str) else np.asarray(clip_ids, dtype=str)
+        if clips.shape != (len(scores),):
+            raise ValueError(f"{self.name}: {clips.size} clip ids for {len(scores)} frames")
+        self._add("score", np.asarray(scores, dtype=np.float64))
         self._add("clip", clips)
+
+    def update(self, pred: FrameBatch, gt: FrameBatch, clip_ids: ClipIds) -> None:
+        """``pred`` and ``gt``: ``(n, H, W, 3)`` frames; ``clip_ids``: one id for all, or one per frame."""
+        self.add_scores(self.scores(pred, gt), clip_ids)
 
     def clip_means(self) -> dict[str, float]:
         """Each clip's mean score over its frames, by clip id (sorted)."""

@@ -18,6 +18,10 @@ def main() -> None:
     """Console-script entry point."""
     run_cli(app)
 
-from mmgt.cli import data as _data  # noqa: E402  (sub-apps register after `app` exists)
 
-app.add_typer(_data.app, name="data")
+# Command groups; each lives in its own module and registers here.
+from mmgt.cli import bench, data, weights  # noqa: E402
+
+app.add_typer(bench.app, name="bench")
+app.add_typer(data.app, name="data")
+app.add_typer(weights.app, name="weights")

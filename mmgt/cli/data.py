@@ -8,9 +8,13 @@ from pathlib import Path
 
 import typer
 
+from mmgt.data.synth.generate import SynthConfig
 from mmgt.errors import DataError
 
 app = typer.Typer(name="data", no_args_is_help=True)
+
+
+_D = SynthConfig()  # one source of defaults for the API and the CLI
 
 
 @app.callback()
@@ -21,17 +25,17 @@ def data() -> None:
 @app.command()
 def synth(
     out: Path = typer.Option(Path("data/synth"), "--out", help="split root to write"),
-    speakers: int = typer.Option(4, help="number of synthetic speakers (spk0, spk1, ...)"),
-    train: int = typer.Option(12, help="train clips per speaker"),
-    test: int = typer.Option(4, help="test clips per speaker (cut from other intervals than train)"),
-    seed: int = typer.Option(0, help="random seed; the same seed gives identical keypoints, audio and frames"),
-    clips_per_interval: int = typer.Option(4, help="80-frame windows cut from each long interval"),
-    step: float = typer.Option(1.6, help="window step inside an interval, seconds"),
-    workers: int = typer.Option(2, help="worker processes (the output does not depend on it)"),
+    speakers: int = typer.Option(_D.speakers, help="number of synthetic speakers (spk0, spk1, ...)"),
+    train: int = typer.Option(_D.train, help="train clips per speaker"),
+    test: int = typer.Option(_D.test, help="test clips per speaker (cut from other intervals than train)"),
+    seed: int = typer.Option(_D.seed, help="random seed; the same seed gives identical keypoints, audio and frames"),
+    clips_per_interval: int = typer.Option(_D.clips_per_interval, help="80-frame windows cut from each long interval"),
+    step: float = typer.Option(_D.step_s, help="window step inside an interval, seconds"),
+    workers: int = typer.Option(_D.workers, help="worker processes (the output does not depend on it)"),
     progress: bool = typer.Option(True, help="show a progress bar on stderr"),
 ) -> None:
     """Write the deterministic synthetic-speakers split (the embedded default dataset)."""
-    from mmgt.data.synth import SynthConfig, generate_split
+    from mmgt.data.synth import generate_split
 
     try:
         config = SynthConfig(speakers=speakers, train=train, test=test, seed=seed,

@@ -82,7 +82,7 @@ class SynthConfig:
 
     speakers: int = 4
     train: int = 12  # clips per speaker
-    test: int = 4  # clips per speaker
+    test: int = 2  # clips per speaker (8 test clips by default: evaluation on CPU stays minutes)
     seed: int = 0
     size: int = 256
     clips_per_interval: int = 4

@@ -1,0 +1,186 @@
+"""``mmgt-eval``: score generated co-speech videos against ground truth under protocol v1.
+
+    mmgt-eval --pred runs/mmgt --gt data/synth              # every metric, both regions
+    mmgt-eval --pred P --gt G --metrics psnr,ssim --regions face --json
+    mmgt-eval --pred P --gt G --shard 0/4 --out shards/0    # then: mmgt-eval merge shards/*
+    mmgt-eval check --pred P --gt G                         # integrity pass only
+    mmgt-eval ls                                            # metrics, extractors, weights
+    mmgt-eval table results/eval/*                          # render results as a table
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from eval.harness import ALL_METRICS, EvalConfig
+from eval.protocol import Protocol
+from mmgt.cli.common import run_cli
+from mmgt.errors import MMGTError
+
+app = typer.Typer(
+    name="mmgt-eval",
+    help=__doc__,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+EXIT_INCOMPLETE = 3
+DEFAULTS = EvalConfig(pred=Path("."), gt=Path("."))
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _shard(value: str) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in value.split("/"))
+    except ValueError:
+        raise MMGTError(f"--shard must look like i/N (e.g. 0/4), got {value!r}") from None
+    if not 0 <= i < n:
+        raise MMGTError(f"--shard {value}: need 0 <= i < N")
+    return i, n
+
+
+def build_config(
+    pred: Path, gt: Path, audio: Optional[Path], pred_keypoints: Optional[Path], metrics: str, regions: str,
+    split: str, cache_dir: Path, weights_dir: Optional[Path], allow_untrained: bool, allow_missing: bool,
+    gesture_encoder: Optional[Path], shard: str, device: str, batch_size: int, trim: str, progress: bool,
+) -> EvalConfig:
+    return EvalConfig(
+        pred=pred, gt=gt, audio=audio, pred_keypoints=pred_keypoints, metrics=_csv(metrics), regions=_csv(regions),
+        protocol=Protocol(trim=trim), split=split, cache_dir=cache_dir, weights_dir=weights_dir,
+        allow_untrained=allow_untrained, allow_missing=allow_missing, gesture_encoder=gesture_encoder,
+        shard=_shard(shard), device=device, batch_size=batch_size, progress=progress,
+    )
+
+
+@app.callback(invoke_without_command=True)
+def main_command(
+    ctx: typer.Context,
+    pred: Optional[Path] = typer.Option(None, help="Predictions: <id>/video.mp4 folders, <id>.mp4 files, or a split root."),
+    gt: Optional[Path] = typer.Option(None, help="Ground truth: a split root (its test clips) or a folder like --pred."),
+    audio: Optional[Path] = typer.Option(None, help="Driving audio per clip (<id>.wav); default: GT's audio.wav."),
+    pred_keypoints: Optional[Path] = typer.Option(None, help="Keypoints the method wrote (<id>.npy) for FGD; default: PRED/<id>/keypoints.npy."),
+    metrics: str = typer.Option(",".join(ALL_METRICS), help="Comma-separated metric families."),
+    regions: str = typer.Option(",".join(DEFAULTS.regions), help="Comma-separated regions: full, face."),
+    split: str = typer.Option(DEFAULTS.split, help="Which split of a split root to score."),
+    out: Path = typer.Option(Path("results/eval"), help="Results root; each run makes a new directory inside."),
+    cache_dir: Path = typer.Option(DEFAULTS.cache_dir, help="Feature cache (GT features, per-clip results)."),
+    weights_dir: Optional[Path] = typer.Option(None, help="Weights cache (default $MMGT_WEIGHTS_DIR)."),
+    allow_untrained: bool = typer.Option(False, help="Use seeded random-init extractors when weights are missing; every such value is marked."),
+    allow_missing: bool = typer.Option(False, help="Score the clips that have predictions even if some GT clips have none."),
+    gesture_encoder: Optional[Path] = typer.Option(None, help="Gesture autoencoder checkpoint for FGD/Div."),
+    shard: str = typer.Option("0/1", help="Evaluate shard i of N and save partial state (merge with `mmgt-eval merge`)."),
+    device: str = typer.Option(DEFAULTS.device, help="torch device for the feature extractors."),
+    batch_size: int = typer.Option(DEFAULTS.batch_size, help="Frames per extractor batch (results do not depend on it)."),
+    trim: str = typer.Option("none", help="Frame-count policy when pred and GT differ: none (error) or min."),
+    json_out: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
+    progress: bool = typer.Option(True, help="Progress bars on stderr."),
+) -> None:
+    """Evaluate --pred against --gt (when no subcommand is given)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if pred is None or gt is None:
+        raise MMGTError("give --pred DIR and --gt DIR (see mmgt-eval --help)")
+    from eval.run import evaluate, write_partial, write_run
+
+    config = build_config(pred, gt, audio, pred_keypoints, metrics, regions, split, cache_dir, weights_dir,
+                          allow_untrained, allow_missing, gesture_encoder, shard, device, batch_size, trim, progress)
+    results, states, _ = evaluate(config)
+    if config.shard[1] > 1:
+        where = write_partial(config, states, results, out)
+        print(f"shard {shard} saved to {where}", file=sys.stderr)
+    else:
+        where = write_run(results, states, out)
+        print(f"results written to {where}", file=sys.stderr)
+    if json_out:
+        print(json.dumps(results, indent=2))
+    else:
+        from eval.table import results_summary
+
+        print(results_summary(results))
+    if not results["complete"]:
+        print(f"incomplete: {len(results['clips']['failed'])} failed, {len(results['clips']['missing'])} missing clip(s)", file=sys.stderr)
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+@app.command()
+def check(
+    pred: Path = typer.Option(..., help="Predictions folder."),
+    gt: Path = typer.Option(..., help="Ground-truth folder or split root."),
+    split: str = typer.Option("test", help="Split of a split root."),
+) -> None:
+    """Integrity pass: missing/extra/corrupt clips, fps, frame counts, resolution. Exit 3 on problems."""
+    from eval.check import check_pairs
+
+    problems = check_pairs(pred, gt, split)
+    for line in problems:
+        print(line)
+    print(f"{len(problems)} problem(s)", file=sys.stderr)
+    if problems:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+@app.command("ls")
+def list_all(weights_dir: Optional[Path] = typer.Option(None, help="Weights cache to inspect.")) -> None:
+    """Metrics, feature extractors, their weights, and whether the weights are present."""
+    from eval.extractor_set import describe
+
+    print(describe(weights_dir))
+
+
+@app.command()
+def table(
+    runs: list[Path] = typer.Argument(..., help="Run directories or results.json files."),
+    fmt: str = typer.Option("github", help="tabulate format (github, latex, plain, ...)."),
+) -> None:
+    """Render results files side by side (one row per run)."""
+    from eval.table import runs_table
+
+    print(runs_table(runs, fmt))
+
+
+@app.command()
+def merge(
+    shards: list[Path] = typer.Argument(..., help="Shard directories written with --shard i/N."),
+    out: Path = typer.Option(Path("results/eval"), help="Results root for the merged run."),
+    json_out: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
+) -> None:
+    """Merge shard states exactly and write one results directory."""
+    from eval.merge import merge_shards
+
+    results, where = merge_shards(shards, out)
+    print(f"results written to {where}", file=sys.stderr)
+    if json_out:
+        print(json.dumps(results, indent=2))
+    if not results["complete"]:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+@app.command("train-gesture-encoder")
+def train_gesture_encoder_cmd(
+    data: Path = typer.Option(Path("data/synth"), help="Split root whose train keypoints train the encoder."),
+    out: Optional[Path] = typer.Option(None, help="Checkpoint path (default: the cached encoder for this data)."),
+    seed: int = typer.Option(0, help="Training seed."),
+) -> None:
+    """Train the gesture autoencoder used by FGD/Div on a split's training keypoints."""
+    from eval.gesture_cache import train_for_split
+
+    path = train_for_split(data, out, seed)
+    print(path)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    run_cli(app)
+
+
+if __name__ == "__main__":
+    main()

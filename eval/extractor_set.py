@@ -1,0 +1,129 @@
+"""The networks one evaluation run needs, built lazily once and shared by all clips.
+
+Each network comes from ``eval.extractors`` with real weights, or (only with
+``allow_untrained``) seeded random init of the same architecture; the provenance of every
+network (weights sha256 or ``"random-init"``) goes into each metric's entry in results.json.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import eval.metrics as M
+from eval.protocol import Protocol
+
+METRIC_EXTRACTOR = {
+    "fid": "inception", "fvd": "i3d", "kvd": "i3d", "lpips": "lpips", "sync": "syncnet",
+    "fgd": "gesture", "div": "gesture", "psnr": None, "ssim": None,
+}
+
+
+class ExtractorSet:
+    """Lazily built feature extractors and metric objects for one run."""
+
+    def __init__(self, weights_dir: Path | None = None, allow_untrained: bool = False, device: str = "cpu",
+                 gesture_encoder: Path | None = None):
+        self.weights_dir = weights_dir
+        self.allow_untrained = allow_untrained
+        self.device = torch.device(device)
+        self.gesture_encoder_path = gesture_encoder
+        self._built: dict[str, object] = {}
+
+    def get(self, name: str):
+        """The extractor ``name`` (built on first use)."""
+        if name not in self._built:
+            from eval import extractors
+
+            if name == "gesture":
+                self._built[name] = extractors.build("gesture", checkpoint=self.gesture_encoder_path,
+                                                     allow_untrained=self.allow_untrained, device=self.device)
+            else:
+                self._built[name] = extractors.build(name, weights_dir=self.weights_dir,
+                                                     allow_untrained=self.allow_untrained, device=self.device)
+        return self._built[name]
+
+    # ----- provenance ----------------------------------------------------------------------
+    def provenance(self, metric: str) -> dict:
+        ext = METRIC_EXTRACTOR.get(metric)
+        if ext is None:
+            return {"extractor": None, "weights": None, "untrained": False}
+        e = self.get(ext)
+        return {"extractor": e.name, "weights": e.weights, "untrained": e.untrained}
+
+    def provenance_all(self, metrics) -> dict:
+        names = sorted({METRIC_EXTRACTOR[m] for m in metrics if METRIC_EXTRACTOR.get(m)})
+        return {n: {"weights": self.get(n).weights, "untrained": self.get(n).untrained} for n in names}
+
+    def fingerprint(self, metrics) -> dict:
+        """What changes cached contributions: each needed extractor's weights identity."""
+        return {n: v["weights"] for n, v in self.provenance_all(metrics).items()}
+
+    # ----- features ------------------------------------------------------------------------
+    def inception(self, frames: np.ndarray, batch_size: int) -> np.ndarray:
+        return self.get("inception").features(frames, batch_size=batch_size)
+
+    def i3d(self, frames: np.ndarray, window: int) -> np.ndarray:
+        n = len(frames) // window
+        clips = frames[: n * window].reshape(n, window, *frames.shape[1:])
+        return self.get("i3d").features(clips)
+
+    def gesture(self, keypoints: np.ndarray, size: int) -> np.ndarray:
+        return self.get("gesture").features(keypoints, (size, size))
+
+    @cached_property
+    def _frame_metrics(self) -> dict[str, M.Metric]:
+        return {}
+
+    def frame_scores(self, name: str, pred: np.ndarray, gt: np.ndarray, protocol: Protocol) -> np.ndarray:
+        """Per-frame scores of one clip for psnr/ssim/lpips (the metric classes' own maths)."""
+        if name not in self._frame_metrics:
+            self._frame_metrics[name] = self.metric(name, protocol)
+        return self._frame_metrics[name].scores(pred, gt)
+
+    def sync_distances(self, mouth_crops: np.ndarray, audio: np.ndarray, protocol: Protocol) -> np.ndarray:
+        return self.get("syncnet").offset_distances(mouth_crops, audio, vshift=protocol.sync_vshift)
+
+    def face_detector(self):
+        return self.get("mtcnn")
+
+    # ----- metrics -------------------------------------------------------------------------
+    def metric(self, name: str, protocol: Protocol | None = None) -> M.Metric:
+        """A fresh metric object; lpips gets the LPIPS network (loaded only when scores are computed)."""
+        protocol = protocol or Protocol()
+        if name == "lpips":
+            return M.create("lpips", net=_Lazy(lambda: self.get("lpips")), device=self.device)
+        if name == "psnr":
+            return M.create("psnr", cap=protocol.psnr_cap)
+        if name in ("fgd", "div"):
+            dim = self.get("gesture").dim
+            return M.create(name, dim=dim, **({"seed": protocol.div_seed} if name == "div" else {}))
+        if name == "sync":
+            return M.create("sync", vshift=protocol.sync_vshift)
+        return M.create(name)
+
+
+class _Lazy:
+    """Calls through to an object built on first call (merging saved states never builds it)."""
+
+    def __init__(self, build):
+        self._build, self._obj = build, None
+
+    def __call__(self, *args):
+        if self._obj is None:
+            self._obj = self._build()
+        return self._obj(*args)
+
+
+def describe(weights_dir: Path | None = None) -> str:
+    """``mmgt-eval ls``: metrics, extractors and the state of their weights."""
+    from tabulate import tabulate
+
+    from eval import extractors
+
+    rows = [[m, METRIC_EXTRACTOR.get(m) or "—"] for m in M.available()]
+    text = tabulate(rows, headers=["metric", "extractor"], tablefmt="github")
+    return text + "\n\n" + extractors.describe(weights_dir)

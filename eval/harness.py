@@ -1,0 +1,276 @@
+"""The evaluation loop: decode each clip pair once, compute every region's per-clip contributions,
+cache them, and fold them into the metric states.
+
+Per clip, a *contribution* is a small dict of arrays (features of pred and GT frames, per-frame
+PSNR/SSIM/LPIPS scores, lip-sync distances, gesture latents). Contributions are cached on disk keyed
+by the inputs' content hashes, the extractors' weights and the protocol, so an interrupted run
+loses nothing and a rerun resumes. GT features are cached separately so that every method evaluated
+against the same GT reuses them. Metric states are rebuilt from contributions; they are float64
+sufficient statistics, so shards (``--shard i/N`` or torchrun ranks) merge exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+import eval.metrics as M
+from eval.cache import FeatureCache, cache_key, file_sha256
+from eval.extractor_set import ExtractorSet
+from eval.pairing import ClipFiles, Pairing, discover, pair
+from eval.protocol import Protocol
+from eval.regions import BoxTrack, face_crops, mouth_crops, resize_frames, track_from_detector, track_from_keypoints
+from mmgt.data.layout import load_keypoints
+from mmgt.errors import DataError, MMGTError
+from mmgt.video_io import read_audio, read_video
+
+FRAME_METRICS = ("psnr", "ssim", "lpips")
+VIDEO_METRICS = ("fid", "fvd", "kvd")
+ALL_METRICS = FRAME_METRICS + VIDEO_METRICS + ("sync", "fgd")
+
+
+@dataclass
+class EvalConfig:
+    """Everything an evaluation run depends on (the CLI and the API share these defaults)."""
+
+    pred: Path
+    gt: Path
+    audio: Path | None = None  # folder of <id>.wav or <id>/audio.wav; default: GT's audio, else pred's
+    pred_keypoints: Path | None = None  # folder of <id>.npy / <id>/keypoints.npy written by the method
+    metrics: tuple[str, ...] = ALL_METRICS
+    regions: tuple[str, ...] = ("full", "face")
+    protocol: Protocol = field(default_factory=Protocol)
+    split: str = "test"
+    cache_dir: Path | None = Path("cache/eval")
+    weights_dir: Path | None = None
+    allow_untrained: bool = False
+    allow_missing: bool = False
+    gesture_encoder: Path | None = None
+    shard: tuple[int, int] = (0, 1)
+    device: str = "cpu"
+    batch_size: int = 32
+    progress: bool = True
+
+
+@dataclass
+class ClipOutcome:
+    clip_id: str
+    contribution: dict[str, np.ndarray] | None = None
+    error: str | None = None
+    no_face: bool = False
+
+
+def metric_names(config: EvalConfig) -> list[str]:
+    """Validated metric families; ``sync`` and ``fgd`` bring their companion outputs."""
+    unknown = [m for m in config.metrics if m not in ALL_METRICS]
+    if unknown:
+        raise MMGTError(f"unknown metric(s) {', '.join(unknown)}; valid: {', '.join(ALL_METRICS)}")
+    bad = [r for r in config.regions if r not in ("full", "face")]
+    if bad:
+        raise MMGTError(f"unknown region(s) {', '.join(bad)}; valid: full, face")
+    return list(config.metrics)
+
+
+class Evaluator:
+    """Runs protocol v1 over paired clips (one decode per clip; cached contributions)."""
+
+    def __init__(self, config: EvalConfig, extractors: ExtractorSet | None = None):
+        self.config = config
+        self.metrics = metric_names(config)
+        self.protocol = config.protocol
+        self.cache = FeatureCache(config.cache_dir)
+        self.extractors = extractors or ExtractorSet(
+            weights_dir=config.weights_dir,
+            allow_untrained=config.allow_untrained,
+            device=config.device,
+            gesture_encoder=config.gesture_encoder,
+        )
+
+    # ----- pairing -------------------------------------------------------------------------
+    def pairing(self) -> Pairing:
+        gt = discover(self.config.gt, self.config.split)
+        pred = discover(self.config.pred, self.config.split)
+        pairing = pair(pred, gt)
+        if not pairing.pairs:
+            raise DataError(self.config.pred, f"no clip ids in common with {self.config.gt}")
+        if pairing.missing and not self.config.allow_missing:
+            shown = ", ".join(pairing.missing[:5]) + (" ..." if len(pairing.missing) > 5 else "")
+            raise DataError(
+                self.config.pred,
+                f"{len(pairing.missing)} GT clip(s) have no prediction ({shown}); pass --allow-missing to score the rest",
+            )
+        return pairing
+
+    def shard_pairs(self, pairing: Pairing) -> list[tuple[ClipFiles, ClipFiles]]:
+        i, n = self.config.shard
+        return pairing.pairs[i::n]
+
+    # ----- per clip ------------------------------------------------------------------------
+    def _needs(self, *names: str) -> bool:
+        return any(n in self.metrics for n in names)
+
+    def clip_key(self, pred: ClipFiles, gt: ClipFiles) -> str:
+        """Cache key of a pair's contribution: both sides' contents, the protocol and the extractors."""
+        kp = self._pred_keypoints_path(pred)
+        return cache_key(
+            kind="contribution", protocol=self.protocol.to_dict(), metrics=sorted(self.metrics),
+            regions=sorted(self.config.regions), weights=self.extractors.fingerprint(self.metrics),
+            gt_video=file_sha256(gt.video), gt_keypoints=gt.keypoints and file_sha256(gt.keypoints),
+            pred_video=file_sha256(pred.video), pred_keypoints=kp and file_sha256(kp),
+            audio=file_sha256(self._audio_path(pred, gt)) if self._needs("sync") else None,
+        )
+
+    def _audio_path(self, pred: ClipFiles, gt: ClipFiles) -> Path:
+        if self.config.audio is not None:
+            for candidate in (self.config.audio / f"{gt.clip_id}.wav", self.config.audio / gt.clip_id / "audio.wav"):
+                if candidate.is_file():
+                    return candidate
+            raise DataError(self.config.audio, f"no audio for clip {gt.clip_id}")
+        path = gt.audio or pred.audio
+        if path is None:
+            raise DataError(gt.video.parent, f"no audio for clip {gt.clip_id} (pass --audio DIR)")
+        return path
+
+    def _pred_keypoints_path(self, pred: ClipFiles) -> Path | None:
+        if self.config.pred_keypoints is not None:
+            for candidate in (self.config.pred_keypoints / f"{pred.clip_id}.npy", self.config.pred_keypoints / pred.clip_id / "keypoints.npy"):
+                if candidate.is_file():
+                    return candidate
+            raise DataError(self.config.pred_keypoints, f"no keypoints for clip {pred.clip_id}")
+        return pred.keypoints
+
+    def _load_pair(self, pred: ClipFiles, gt: ClipFiles) -> tuple[np.ndarray, np.ndarray, tuple, tuple]:
+        """Decoded pred and GT frames at the protocol size, and their source ``(w, h)``."""
+        p = self.protocol
+        g_frames = read_video(gt.video, expect_fps=p.fps)
+        p_frames = read_video(pred.video, expect_fps=p.fps)
+        if len(p_frames) != len(g_frames):
+            if p.trim != "min":
+                raise DataError(pred.video, f"has {len(p_frames)} frames, GT has {len(g_frames)} (protocol trim: {p.trim})")
+            n = min(len(p_frames), len(g_frames))
+            p_frames, g_frames = p_frames[:n], g_frames[:n]
+        sizes = (p_frames.shape[2], p_frames.shape[1]), (g_frames.shape[2], g_frames.shape[1])
+        return resize_frames(p_frames, p.size), resize_frames(g_frames, p.size), *sizes
+
+    def _keypoints(self, path: Path | None, n_frames: int, src_size: tuple[int, int]) -> np.ndarray | None:
+        """Pixel keypoints rescaled from the source frame size to the protocol size."""
+        if path is None:
+            return None
+        kp = load_keypoints(path, n_frames).copy()
+        kp[..., :2] *= self.protocol.size / np.array(src_size, np.float32)
+        return kp
+
+    def _face_track(self, gt_kp: np.ndarray | None, gt_frames: np.ndarray) -> BoxTrack | None:
+        if gt_kp is not None:
+            return track_from_keypoints(gt_kp, self.protocol)
+        return track_from_detector(gt_frames, self.protocol, self.extractors.face_detector())
+
+    def _video_features(self, region: str, frames: np.ndarray, video_sha: str, track_id: str) -> dict[str, np.ndarray]:
+        """Inception and I3D features of one region's frames, cached by content.
+
+        The key holds the video's content hash (and, for the face region, the box track's source),
+        so GT features are computed once for all methods, and a prediction identical to its GT
+        reuses them.
+        """
+        wanted = [n for n, needed in (("inception", self._needs("fid")), ("i3d", self._needs("fvd", "kvd"))) if needed]
+        if not wanted:
+            return {}
+        key = cache_key(
+            kind="features", region=region, video=video_sha, track=track_id if region == "face" else None,
+            protocol=self.protocol.to_dict(), weights=self.extractors.fingerprint([m for m in ("fid", "fvd") if self._needs(m)]),
+        )
+        cached = self.cache.get(key)
+        if cached is not None and set(wanted) <= set(cached):
+            return cached
+        out = {}
+        if "inception" in wanted:
+            out["inception"] = self.extractors.inception(frames, self.config.batch_size)
+        if "i3d" in wanted:
+            out["i3d"] = self.extractors.i3d(frames, self.protocol.fvd_window)
+        self.cache.put(key, out)
+        return out
+
+    def contribution(self, pred: ClipFiles, gt: ClipFiles) -> ClipOutcome:
+        """All per-clip quantities of one pair (cached)."""
+        key = self.clip_key(pred, gt)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return ClipOutcome(gt.clip_id, cached, no_face=bool(cached["no_face"]))
+        p_frames, g_frames, p_size, g_size = self._load_pair(pred, gt)
+        gt_kp = self._keypoints(gt.keypoints, len(g_frames), g_size)
+        track = self._face_track(gt_kp, g_frames) if ("face" in self.config.regions or self._needs("sync")) else None
+        regions = {"full": (p_frames, g_frames)} if "full" in self.config.regions else {}
+        if "face" in self.config.regions and track is not None:
+            regions["face"] = (face_crops(p_frames, track, self.protocol), face_crops(g_frames, track, self.protocol))
+        shas = {"pred": file_sha256(pred.video), "gt": file_sha256(gt.video)}
+        track_id = file_sha256(gt.keypoints) if gt.keypoints else shas["gt"]
+        out: dict[str, np.ndarray] = {}
+        for region, (pf, gf) in regions.items():
+            for side, frames in (("pred", pf), ("gt", gf)):
+                for name, feats in self._video_features(region, frames, shas[side], track_id).items():
+                    out[f"{region}/{name}/{side}"] = feats
+            for name in FRAME_METRICS:
+                if self._needs(name):
+                    out[f"{region}/{name}"] = self.extractors.frame_scores(name, pf, gf, self.protocol)
+        if self._needs("sync") and track is not None:
+            audio = read_audio(self._audio_path(pred, gt), 16_000)
+            out["sync/dists"] = self.extractors.sync_distances(mouth_crops(p_frames, track, self.protocol), audio, self.protocol)
+        if self._needs("fgd"):
+            pred_kp = self._keypoints(self._pred_keypoints_path(pred), len(p_frames), p_size)
+            if pred_kp is not None and gt_kp is not None:
+                latents = self.extractors.gesture(np.stack([pred_kp, gt_kp]), self.protocol.size)
+                out["gesture/pred"], out["gesture/gt"] = latents[0], latents[1]
+        out["no_face"] = np.array(track is None)
+        self.cache.put(key, out)
+        return ClipOutcome(gt.clip_id, out, no_face=track is None)
+
+    # ----- metrics -------------------------------------------------------------------------
+    def new_states(self) -> dict[str, M.Metric]:
+        """Fresh metric objects keyed ``region/metric`` (plus ``lip/sync`` and ``gesture/fgd``, ``gesture/div``)."""
+        states: dict[str, M.Metric] = {}
+        for region in self.config.regions:
+            for name in FRAME_METRICS + VIDEO_METRICS:
+                if self._needs(name):
+                    states[f"{region}/{name}"] = self.extractors.metric(name)
+        if self._needs("sync"):
+            states["lip/sync"] = self.extractors.metric("sync")
+        if self._needs("fgd"):
+            states["gesture/fgd"] = self.extractors.metric("fgd")
+            states["gesture/div"] = self.extractors.metric("div")
+        return states
+
+    def fold(self, states: dict[str, M.Metric], outcome: ClipOutcome) -> None:
+        """Add one clip's contribution to the metric states."""
+        c, cid = outcome.contribution, outcome.clip_id
+        assert c is not None
+        for key, metric in states.items():
+            region, name = key.split("/")
+            if name in FRAME_METRICS and f"{region}/{name}" in c:
+                metric.add_scores(c[f"{region}/{name}"], cid)
+            elif name == "fid" and f"{region}/inception/pred" in c:
+                metric.update(pred=c[f"{region}/inception/pred"], gt=c[f"{region}/inception/gt"])
+            elif name in ("fvd", "kvd") and f"{region}/i3d/pred" in c:
+                metric.update(pred=c[f"{region}/i3d/pred"], gt=c[f"{region}/i3d/gt"])
+            elif name == "sync" and "sync/dists" in c:
+                metric.update(c["sync/dists"], cid)
+            elif name in ("fgd", "div") and "gesture/pred" in c and "gesture/gt" in c:
+                metric.update(pred=c["gesture/pred"][None], gt=c["gesture/gt"][None])
+
+    def run_clips(self, pairs: list[tuple[ClipFiles, ClipFiles]]) -> tuple[dict[str, M.Metric], list[ClipOutcome]]:
+        """Evaluate ``pairs``; failures are recorded per clip, never crash the run."""
+        states = self.new_states()
+        outcomes = []
+        bar = tqdm(pairs, desc="evaluate", unit="clip", disable=not self.config.progress)
+        for pred, gt in bar:
+            bar.set_postfix_str(gt.clip_id)
+            try:
+                outcome = self.contribution(pred, gt)
+            except DataError as err:
+                outcome = ClipOutcome(gt.clip_id, error=str(err))
+            outcomes.append(outcome)
+            if outcome.contribution is not None:
+                self.fold(states, outcome)
+        return states, outcomes

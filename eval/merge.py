@@ -1,0 +1,53 @@
+"""``mmgt-eval merge``: combine ``--shard i/N`` partial states into one results directory."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from eval.harness import EvalConfig, Evaluator
+from eval.pairing import Pairing
+from eval.protocol import Protocol
+from eval.run import load_partial, merge_states, write_run
+from eval.harness import ClipOutcome
+from eval.run import assemble
+from mmgt.errors import DataError, MMGTError
+
+
+def _config_from(meta: dict) -> EvalConfig:
+    c = meta["config"]
+    return EvalConfig(
+        pred=Path(meta["inputs"]["pred"]), gt=Path(meta["inputs"]["gt"]), metrics=tuple(c["metrics"]),
+        regions=tuple(c["regions"]), split=c["split"], protocol=Protocol(**meta["protocol"]),
+        allow_untrained=c["allow_untrained"], batch_size=c["batch_size"], cache_dir=None, progress=False,
+    )
+
+
+def merge_shards(shards: list[Path], out_root: Path) -> tuple[dict, Path]:
+    """Merge every shard of one sharded run; all N shards must be present exactly once."""
+    loaded = [(s, *load_partial(s)) for s in shards]
+    first = loaded[0][2]
+    n = first["config"]["shard"][1]
+    seen = sorted(meta["config"]["shard"][0] for _, _, meta in loaded)
+    if seen != list(range(n)):
+        raise MMGTError(f"merge needs shards 0..{n - 1} exactly once, got {seen}")
+    for path, _, meta in loaded:
+        same = {k: v for k, v in meta["config"].items() if k != "shard"} == {k: v for k, v in first["config"].items() if k != "shard"}
+        if not same or meta["protocol"] != first["protocol"] or meta["inputs"] != first["inputs"]:
+            raise DataError(path, "shard was made with other inputs, settings or protocol than the first shard")
+    config = replace(_config_from(first), shard=(0, 1))
+    ev = Evaluator(config)
+    states = ev.new_states()
+    outcomes: list[ClipOutcome] = []
+    for _, state_dicts, meta in loaded:
+        merge_states(states, state_dicts, ev)
+        clips = meta["clips"]
+        outcomes += [ClipOutcome(cid, {}) for cid in clips["evaluated"]]
+        outcomes += [ClipOutcome(cid, None, err) for cid, err in clips["failed"].items()]
+        no_face = set(clips["no_face"])
+        outcomes = [ClipOutcome(o.clip_id, o.contribution, o.error, o.clip_id in no_face or o.no_face) for o in outcomes]
+    pairing = Pairing(pairs=ev.pairing().pairs, missing=first["clips"]["missing"], extra=first["clips"]["extra"])
+    seconds = sum(meta["timing"]["seconds"] for _, _, meta in loaded)
+    results = assemble(config, ev, pairing, states, sorted(outcomes, key=lambda o: o.clip_id), seconds)
+    results["config"]["merged_shards"] = n
+    return results, write_run(results, states, out_root, "merged")

@@ -1,0 +1,76 @@
+"""Rendering results: a one-run summary, runs side by side, and the paper's table layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tabulate import tabulate
+
+from eval.results import UNTRAINED_MARK, load_results
+
+# (table group, column label, our region, our output name): the paper's Table I column order.
+# The paper's "video" columns are our "full" region; "lip" are SyncNet outputs; "gesture" FGD/Div.
+TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
+    ("gesture", "FGD", "gesture", "fgd"),
+    ("gesture", "Div", "gesture", "div"),
+    ("face", "FID", "face", "fid"),
+    ("face", "FVD", "face", "fvd"),
+    ("face", "KVD", "face", "kvd"),
+    ("face", "PSNR", "face", "psnr"),
+    ("face", "SSIM", "face", "ssim"),
+    ("face", "LPIPS", "face", "lpips"),
+    ("lip", "Sync-C", "lip", "sync_c"),
+    ("lip", "Sync-D", "lip", "sync_d"),
+    ("video", "FID", "full", "fid"),
+    ("video", "FVD", "full", "fvd"),
+    ("video", "PSNR", "full", "psnr"),
+    ("video", "SSIM", "full", "ssim"),
+    ("video", "LPIPS", "full", "lpips"),
+)
+ARROW = {"lower": "↓", "higher": "↑", "none": ""}
+
+
+def format_value(entry: dict | None) -> str:
+    """A metric value for a table cell; random-init extractor values carry the untrained mark."""
+    if entry is None or entry.get("value") is None:
+        return "–"
+    v = entry["value"]
+    text = f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+    return text + (UNTRAINED_MARK if entry.get("untrained") else "")
+
+
+def column_headers(results: dict | None = None) -> list[str]:
+    headers = []
+    for group, label, region, out in TABLE_COLUMNS:
+        direction = ""
+        if results is not None:
+            direction = ARROW.get(results["metrics"].get(region, {}).get(out, {}).get("direction", ""), "")
+        headers.append(f"{group} {label}{direction}")
+    return headers
+
+
+def row_cells(results: dict) -> list[str]:
+    return [format_value(results["metrics"].get(region, {}).get(out)) for _, _, region, out in TABLE_COLUMNS]
+
+
+def results_summary(results: dict) -> str:
+    """A compact region x metric listing of one run."""
+    rows = []
+    for region, outs in results["metrics"].items():
+        for out, entry in outs.items():
+            rows.append([region, out + ARROW.get(entry["direction"], ""), format_value(entry), entry.get("weights", "")])
+    text = tabulate(rows, headers=["region", "metric", "value", "extractor weights"], tablefmt="github")
+    if results.get("untrained_extractors"):
+        text += f"\n{UNTRAINED_MARK} computed with a random-init extractor: NOT a real metric value."
+    return text
+
+
+def runs_table(paths: list[Path], fmt: str = "github") -> str:
+    """Runs side by side in the Table I column layout, one row per run."""
+    runs = [(Path(p), load_results(p)) for p in paths]
+    headers = ["run"] + column_headers(runs[0][1] if runs else None)
+    rows = [[p.name if p.is_dir() else p.parent.name] + row_cells(r) for p, r in runs]
+    text = tabulate(rows, headers=headers, tablefmt=fmt)
+    if any(r.get("untrained_extractors") for _, r in runs):
+        text += f"\n\n{UNTRAINED_MARK} computed with a random-init extractor: NOT a real metric value."
+    return text
