@@ -1,0 +1,31 @@
+"""Shared fixtures: a tiny synthetic split and method outputs on it (built once per session)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_split(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 speakers x (2 train + 1 test) clips of the synthetic generator."""
+    from mmgt.data.synth import SynthConfig, generate_split
+
+    root = tmp_path_factory.mktemp("tiny_split")
+    generate_split(root, SynthConfig(speakers=2, train=2, test=1, seed=7, workers=1, clips_per_interval=2), progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def method_outputs(tiny_split: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The `gt` and `still` reference methods run on the tiny split's test clips."""
+    from mmgt.data.layout import Split
+    from mmgt.methods import get_method, run_method
+
+    out = tmp_path_factory.mktemp("methods")
+    clips = Split(tiny_split).clips("test")
+    return {name: run_method(get_method(name), clips, out / name, progress=False) for name in ("gt", "still")}

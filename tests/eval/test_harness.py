@@ -1,0 +1,121 @@
+"""The evaluation loop end to end on a tiny synthetic split (pixel metrics: no weights needed)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from eval.cli import app
+from eval.harness import EvalConfig, Evaluator
+from eval.merge import merge_shards
+from eval.run import evaluate, write_partial
+from mmgt.errors import DataError
+
+PIXEL = ("psnr", "ssim")
+
+
+def config(pred: Path, gt: Path, tmp_path: Path, **kw) -> EvalConfig:
+    return EvalConfig(pred=pred, gt=gt, metrics=PIXEL, cache_dir=tmp_path / "cache", progress=False, **kw)
+
+
+def value(results: dict, region: str, metric: str) -> float:
+    return results["metrics"][region][metric]["value"]
+
+
+def test_gt_scores_ideal_and_still_scores_worse(tiny_split, method_outputs, tmp_path):
+    gt, _, _ = evaluate(config(method_outputs["gt"], tiny_split, tmp_path))
+    still, _, _ = evaluate(config(method_outputs["still"], tiny_split, tmp_path))
+    for region in ("full", "face"):
+        assert value(gt, region, "psnr") == 100.0
+        assert value(gt, region, "ssim") == pytest.approx(1.0, abs=1e-12)
+        assert value(still, region, "psnr") < 40
+        assert value(still, region, "ssim") < value(gt, region, "ssim")
+    assert gt["complete"] and gt["clips"]["failed"] == {} and gt["clips"]["no_face"] == []
+    assert gt["metrics"]["full"]["psnr"]["n_capped"] > 0
+
+
+def test_shards_merge_to_the_single_process_result(tiny_split, method_outputs, tmp_path):
+    cfg = config(method_outputs["still"], tiny_split, tmp_path)
+    whole, _, _ = evaluate(cfg)
+    shards = []
+    for i in range(2):
+        res, states, _ = evaluate(replace(cfg, shard=(i, 2)))
+        shards.append(write_partial(cfg, states, res, tmp_path / f"shard{i}"))
+    merged, run_dir = merge_shards(shards[::-1], tmp_path / "merged")
+    for region in ("full", "face"):
+        for metric in PIXEL:
+            assert value(merged, region, metric) == value(whole, region, metric)
+    assert sorted(merged["clips"]["evaluated"]) == sorted(whole["clips"]["evaluated"])
+    assert (run_dir / "results.json").is_file() and (run_dir / "per_clip.csv").is_file()
+
+
+def test_rerun_resumes_from_the_cache(tiny_split, method_outputs, tmp_path, monkeypatch):
+    cfg = config(method_outputs["still"], tiny_split, tmp_path)
+    first, _, _ = evaluate(cfg)
+    ev = Evaluator(cfg)
+    monkeypatch.setattr(ev.extractors, "frame_scores", lambda *a: pytest.fail("recomputed a cached clip"))
+    second, _, _ = evaluate(cfg, ev)
+    assert second["metrics"] == first["metrics"]
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_missing_prediction_is_an_error_unless_allowed(tiny_split, method_outputs, tmp_path):
+    pred = _copy(method_outputs["still"], tmp_path / "pred")
+    victim = sorted(p for p in pred.iterdir() if p.is_dir())[0]
+    shutil.rmtree(victim)
+    with pytest.raises(DataError, match="have no prediction"):
+        evaluate(config(pred, tiny_split, tmp_path))
+    res, _, _ = evaluate(config(pred, tiny_split, tmp_path, allow_missing=True))
+    assert res["clips"]["missing"] == [victim.name] and not res["complete"]
+
+
+def test_corrupt_and_wrong_fps_videos_are_recorded_failures(tiny_split, method_outputs, tmp_path):
+    from mmgt.video_io import read_video, write_video
+
+    pred = _copy(method_outputs["still"], tmp_path / "pred")
+    a, b = sorted(p for p in pred.iterdir() if p.is_dir())[:2]
+    data = (a / "video.mp4").read_bytes()
+    (a / "video.mp4").write_bytes(data[: len(data) // 3])
+    write_video(b / "video.mp4", read_video(b / "video.mp4"), fps=30)
+    res, _, _ = evaluate(config(pred, tiny_split, tmp_path))
+    assert set(res["clips"]["failed"]) == {a.name, b.name}
+    assert "30 fps" in res["clips"]["failed"][b.name]
+    assert not res["complete"]
+
+
+def test_cli_json_output_and_exit_status(tiny_split, method_outputs, tmp_path):
+    runner = CliRunner()
+    args = ["--pred", str(method_outputs["gt"]), "--gt", str(tiny_split), "--metrics", "psnr", "--regions", "face",
+            "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "c"), "--no-progress", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout[result.stdout.index("{"):])
+    assert data["metrics"]["face"]["psnr"]["value"] == 100.0
+    assert data["protocol"]["version"] == "1" and data["package"]["git"]["commit"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, ["--pred", str(empty), "--gt", str(tiny_split), "--no-progress"])
+    assert result.exit_code != 0
+
+
+def test_face_track_comes_from_gt_keypoints(tiny_split, method_outputs, tmp_path):
+    from eval.pairing import discover
+    from eval.regions import track_from_keypoints
+    from mmgt.data.layout import load_keypoints
+
+    clip = next(iter(discover(tiny_split).values()))
+    kp = load_keypoints(clip.keypoints)
+    track = track_from_keypoints(kp, EvalConfig(pred=tmp_path, gt=tmp_path).protocol)
+    face = kp[:, 24:92, :2]
+    assert np.all(np.abs(track.cx - face[..., 0].mean(1)) < 0.5 * track.s)
+    assert np.all(track.s > 3)
