@@ -61,6 +61,19 @@ def build_config(
     )
 
 
+def init_distributed(device: str) -> int:
+    """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1); returns this rank."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank()
+
+
 @app.callback(invoke_without_command=True)
 def main_command(
     ctx: typer.Context,
@@ -93,7 +106,10 @@ def main_command(
 
     config = build_config(pred, gt, audio, pred_keypoints, metrics, regions, split, cache_dir, weights_dir,
                           allow_untrained, allow_missing, gesture_encoder, shard, device, batch_size, trim, progress)
+    rank = init_distributed(device)
     results, states, _ = evaluate(config)
+    if rank != 0:
+        return
     if config.shard[1] > 1:
         where = write_partial(config, states, results, out)
         print(f"shard {shard} saved to {where}", file=sys.stderr)
