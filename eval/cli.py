@@ -87,7 +87,7 @@ def main_command(
     out: Path = typer.Option(Path("results/eval"), help="Results root; each run makes a new directory inside."),
     cache_dir: Path = typer.Option(DEFAULTS.cache_dir, help="Feature cache (GT features, per-clip results)."),
     weights_dir: Optional[Path] = typer.Option(None, help="Weights cache (default $MMGT_WEIGHTS_DIR)."),
-    allow_untrained: bool = typer.Option(False, help="Use seeded random-init extractors when weights are missing; every such value is marked."),
+    allow_untrained: bool = typer.Option(False, "--allow-untrained-extractors", help="Use seeded random-init extractors when weights are missing; every such value is marked."),
     allow_missing: bool = typer.Option(False, help="Score the clips that have predictions even if some GT clips have none."),
     gesture_encoder: Optional[Path] = typer.Option(None, help="Gesture autoencoder checkpoint for FGD/Div."),
     shard: str = typer.Option("0/1", help="Evaluate shard i of N and save partial state (merge with `mmgt-eval merge`)."),

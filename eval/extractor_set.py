@@ -88,7 +88,12 @@ class ExtractorSet:
         return self.get("syncnet").offset_distances(mouth_crops, audio, vshift=protocol.sync_vshift)
 
     def face_detector(self):
-        return self.get("mtcnn")
+        """MTCNN, for GT clips without keypoints (real weights shipped in facenet-pytorch)."""
+        if "mtcnn" not in self._built:
+            from eval.face_detector import MTCNNFaceDetector
+
+            self._built["mtcnn"] = MTCNNFaceDetector(self.device)
+        return self._built["mtcnn"]
 
     # ----- metrics -------------------------------------------------------------------------
     def metric(self, name: str, protocol: Protocol | None = None) -> M.Metric:
