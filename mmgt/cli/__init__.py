@@ -20,8 +20,10 @@ def main() -> None:
 
 
 # Command groups; each lives in its own module and registers here.
-from mmgt.cli import bench, data, weights  # noqa: E402
+from mmgt.cli import bench, data, pose, train, weights  # noqa: E402
 
 app.add_typer(bench.app, name="bench")
 app.add_typer(data.app, name="data")
+app.command("pose")(pose.pose)
+app.add_typer(train.app, name="train")
 app.add_typer(weights.app, name="weights")
