@@ -17,6 +17,7 @@ from eval.metrics.frechet import FewSamplesWarning, FrechetMetric, GaussianStats
 from eval.metrics.lpips_metric import LPIPSMetric
 from eval.metrics.mmd import PolynomialMMDMetric, polynomial_mmd
 from eval.metrics.pixel import PSNRMetric, SSIMMetric
+from eval.metrics.sync import SyncMetric
 
 MetricFactory = Callable[..., Metric]
 _REGISTRY: dict[str, MetricFactory] = {}
@@ -56,6 +57,7 @@ register("ssim", SSIMMetric)
 register("lpips", LPIPSMetric)
 register("fgd", FGDMetric)
 register("div", DiversityMetric)
+register("sync", SyncMetric)
 
 __all__ = [
     "Direction",
@@ -70,6 +72,7 @@ __all__ = [
     "PSNRMetric",
     "PolynomialMMDMetric",
     "SSIMMetric",
+    "SyncMetric",
     "available",
     "create",
     "frechet_distance",

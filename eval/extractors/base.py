@@ -1,0 +1,143 @@
+"""What every feature extractor shares: real weights from the cache, or (only when asked) a seeded random init.
+
+An extractor built from random weights says so: ``weights == "random-init"`` and ``untrained``
+is True, and the harness marks every value it produces. Building one needs ``allow_untrained=True``;
+otherwise a missing weights file stops with :class:`~mmgt.errors.WeightsMissingError`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import ClassVar, Self
+
+import numpy as np
+import torch
+
+from mmgt.errors import WeightsMissingError
+from mmgt.weights import WeightsStore
+
+RANDOM_INIT = "random-init"
+
+
+class UntrainedExtractorWarning(UserWarning):
+    """An extractor runs on random weights: its numbers are not real metric values."""
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run the block with torch's CPU generator seeded, leaving the global generator as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+class Extractor(ABC):
+    """A network that turns decoded frames (or audio) into the features a metric needs.
+
+    A subclass names its manifest entry (``weights_name``) and builds its architecture (``build``);
+    it overrides ``load_into`` / ``randomise`` / ``from_weights`` / ``random_init`` where loading differs.
+    """
+
+    name: ClassVar[str]
+    weights_name: ClassVar[str]  # entry in mmgt.weights.MANIFEST
+    preprocessing: ClassVar[str]  # recorded in results and in cache keys
+
+    def __init__(self, net: torch.nn.Module, weights: str, source: str, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.net = net.to(self.device).eval().requires_grad_(False)
+        self.weights = weights  # sha256 of the weights file, or "random-init"
+        self.source = source  # which file (or package file) the weights came from
+
+    @property
+    def untrained(self) -> bool:
+        return self.weights == RANDOM_INIT
+
+    def provenance(self) -> dict[str, str | bool]:
+        """What results.json records about this extractor."""
+        return {"extractor": self.name, "weights": self.weights, "untrained": self.untrained,
+                "source": self.source, "preprocessing": self.preprocessing}
+
+    @classmethod
+    def build(cls) -> torch.nn.Module:
+        """The architecture, with torch's default random weights (needed by the default loaders)."""
+        raise NotImplementedError(f"{cls.__name__} overrides from_weights and random_init instead")
+
+    @classmethod
+    def load_into(cls, net: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+        """Put a checkpoint's state dict into ``net`` (strict by default)."""
+        net.load_state_dict(state)
+
+    @classmethod
+    def randomise(cls, net: torch.nn.Module) -> torch.nn.Module:
+        """The random weights an untrained extractor runs with."""
+        return variance_preserving(net)
+
+    @classmethod
+    def from_weights(cls, store: WeightsStore, device: str | torch.device = "cpu") -> Self:
+        """The extractor with its real weights; raises ``WeightsMissingError`` when they are absent."""
+        path = store.resolve(cls.weights_name)
+        net = cls.build()
+        cls.load_into(net, load_state(path))
+        return cls(net, store.sha256(cls.weights_name), str(path), device)
+
+    @classmethod
+    def random_init(cls, device: str | torch.device = "cpu") -> Self:
+        """The same architecture with random weights (drawn from torch's generator)."""
+        return cls(cls.randomise(cls.build()), RANDOM_INIT, RANDOM_INIT, device)
+
+    @classmethod
+    def load(cls, store: WeightsStore | None = None, *, allow_untrained: bool = False,
+             device: str | torch.device = "cpu", seed: int = 0) -> Self:
+        """Real weights; when they are missing and ``allow_untrained``, a random init seeded by ``seed``."""
+        try:
+            return cls.from_weights(store or WeightsStore(), device)
+        except WeightsMissingError as exc:
+            if not allow_untrained:
+                raise
+            warnings.warn(f"{exc}; using a seeded random-init {cls.name}: its values are NOT real metric values",
+                          UntrainedExtractorWarning, stacklevel=2)
+        with seeded(seed):
+            return cls.random_init(device)
+
+
+class BatchedExtractor(Extractor):
+    """An extractor mapping a batch of inputs to one feature row each, run in chunks."""
+
+    dim: ClassVar[int]
+
+    @abstractmethod
+    def preprocess(self, batch: np.ndarray) -> torch.Tensor:
+        """A chunk of raw inputs as the network's input tensor on ``self.device``."""
+
+    @torch.inference_mode()
+    def features(self, inputs: np.ndarray, batch_size: int = 16) -> np.ndarray:
+        """``(n, dim)`` float32 features, computed ``batch_size`` inputs at a time (the result does not depend on it)."""
+        out = [self.net(self.preprocess(inputs[part])).cpu() for part in batches(len(inputs), batch_size)]
+        return torch.cat(out).numpy() if out else np.zeros((0, self.dim), np.float32)
+
+
+def variance_preserving(net: torch.nn.Module) -> torch.nn.Module:
+    """He-normal convolution weights for a random init, so features still vary with the input.
+
+    torch's default init shrinks the signal layer by layer; through Inception's or I3D's depth every
+    input would give (nearly) the same features and a random-init smoke run would measure nothing.
+    """
+    for module in net.modules():
+        if isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    return net
+
+
+def batches(n: int, size: int) -> Iterator[slice]:
+    """Consecutive slices of at most ``size`` items covering ``range(n)``."""
+    if size < 1:
+        raise ValueError(f"batch size must be positive, got {size}")
+    return (slice(i, min(i + size, n)) for i in range(0, n, size))
+
+
+def load_state(path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """A tensor state dict from a checkpoint file (no pickled code is run)."""
+    return torch.load(path, map_location=device, weights_only=True)
