@@ -7,7 +7,6 @@ network (weights sha256 or ``"random-init"``) goes into each metric's entry in r
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import eval.metrics as M
 from eval.protocol import Protocol
 
 METRIC_EXTRACTOR = {
-    "fid": "inception", "fvd": "i3d", "kvd": "i3d", "lpips": "lpips", "sync": "syncnet",
+    "fid": "inception", "fvd": "i3d", "kvd": "i3d", "lpips": "lpips-alex", "sync": "syncnet",
     "fgd": "gesture", "div": "gesture", "psnr": None, "ssim": None,
 }
 
@@ -32,18 +31,22 @@ class ExtractorSet:
         self.device = torch.device(device)
         self.gesture_encoder_path = gesture_encoder
         self._built: dict[str, object] = {}
+        self._frame_metrics: dict[str, M.Metric] = {}  # scorers for per-frame metrics (states unused)
 
     def get(self, name: str):
         """The extractor ``name`` (built on first use)."""
         if name not in self._built:
-            from eval import extractors
-
             if name == "gesture":
-                self._built[name] = extractors.build("gesture", checkpoint=self.gesture_encoder_path,
-                                                     allow_untrained=self.allow_untrained, device=self.device)
+                from eval.extractors.gesture_ae import build
+
+                self._built[name] = build(self.gesture_encoder_path, weights_dir=self.weights_dir,
+                                          allow_untrained=self.allow_untrained, device=self.device)
             else:
-                self._built[name] = extractors.build(name, weights_dir=self.weights_dir,
-                                                     allow_untrained=self.allow_untrained, device=self.device)
+                from eval import extractors
+                from mmgt.weights import WeightsStore
+
+                self._built[name] = extractors.create(name, WeightsStore(self.weights_dir),
+                                                      allow_untrained=self.allow_untrained, device=self.device)
         return self._built[name]
 
     # ----- provenance ----------------------------------------------------------------------
@@ -67,16 +70,11 @@ class ExtractorSet:
         return self.get("inception").features(frames, batch_size=batch_size)
 
     def i3d(self, frames: np.ndarray, window: int) -> np.ndarray:
-        n = len(frames) // window
-        clips = frames[: n * window].reshape(n, window, *frames.shape[1:])
-        return self.get("i3d").features(clips)
+        """I3D logits of the non-overlapping ``window``-frame windows of one clip."""
+        return self.get("i3d").video_features(frames, window)
 
     def gesture(self, keypoints: np.ndarray, size: int) -> np.ndarray:
         return self.get("gesture").features(keypoints, (size, size))
-
-    @cached_property
-    def _frame_metrics(self) -> dict[str, M.Metric]:
-        return {}
 
     def frame_scores(self, name: str, pred: np.ndarray, gt: np.ndarray, protocol: Protocol) -> np.ndarray:
         """Per-frame scores of one clip for psnr/ssim/lpips (the metric classes' own maths)."""
@@ -85,7 +83,7 @@ class ExtractorSet:
         return self._frame_metrics[name].scores(pred, gt)
 
     def sync_distances(self, mouth_crops: np.ndarray, audio: np.ndarray, protocol: Protocol) -> np.ndarray:
-        return self.get("syncnet").offset_distances(mouth_crops, audio, vshift=protocol.sync_vshift)
+        return self.get("syncnet").distances(mouth_crops, audio, vshift=protocol.sync_vshift)
 
     def face_detector(self):
         """MTCNN, for GT clips without keypoints (real weights shipped in facenet-pytorch)."""
@@ -100,7 +98,7 @@ class ExtractorSet:
         """A fresh metric object; lpips gets the LPIPS network (loaded only when scores are computed)."""
         protocol = protocol or Protocol()
         if name == "lpips":
-            return M.create("lpips", net=_Lazy(lambda: self.get("lpips")), device=self.device)
+            return M.create("lpips", net=_Lazy(lambda: self.get("lpips-alex")), device=self.device)
         if name == "psnr":
             return M.create("psnr", cap=protocol.psnr_cap)
         if name in ("fgd", "div"):

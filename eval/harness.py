@@ -254,8 +254,8 @@ class Evaluator:
                 metric.update(pred=c[f"{region}/inception/pred"], gt=c[f"{region}/inception/gt"])
             elif name in ("fvd", "kvd") and f"{region}/i3d/pred" in c:
                 metric.update(pred=c[f"{region}/i3d/pred"], gt=c[f"{region}/i3d/gt"])
-            elif name == "sync" and "sync/dists" in c:
-                metric.update(c["sync/dists"], cid)
+            elif name == "sync":
+                metric.update(cid, c.get("sync/dists") if not outcome.no_face else None)
             elif name in ("fgd", "div") and "gesture/pred" in c and "gesture/gt" in c:
                 metric.update(pred=c["gesture/pred"][None], gt=c["gesture/gt"][None])
 

@@ -23,8 +23,8 @@ def test_builtin_names_and_their_outputs():
 
 
 def test_unknown_names_get_one_line_listing_the_valid_ones():
-    with pytest.raises(MMGTError, match=r"unknown metric\(s\) fdi, sync; valid: fid, fvd, kvd"):
-        metrics.validate(["fid", "fdi", "sync"])
+    with pytest.raises(MMGTError, match=r"unknown metric\(s\) fdi, sink; valid: fid, fvd, kvd"):
+        metrics.validate(["fid", "fdi", "sink"])
     with pytest.raises(MMGTError, match="unknown metric"):
         metrics.create("FID")
 
