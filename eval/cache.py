@@ -12,13 +12,6 @@ import numpy as np
 from mmgt.video_io import atomic_path
 
 
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
 
 def cache_key(**parts) -> str:
     """A stable hash of JSON-serialisable ``parts`` (extractor, weights hash, preprocessing, input hash, protocol)."""

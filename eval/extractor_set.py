@@ -7,6 +7,8 @@ network (weights sha256 or ``"random-init"``) goes into each metric's entry in r
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,15 @@ class ExtractorSet:
         self.gesture_encoder_path = gesture_encoder
         self._built: dict[str, object] = {}
         self._frame_metrics: dict[str, M.Metric] = {}  # scorers for per-frame metrics (states unused)
+        self.seconds: dict[str, float] = {}  # wall time spent in each network / metric, for results and benches
+
+    @contextmanager
+    def timed(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
     def get(self, name: str):
         """The extractor ``name`` (built on first use)."""
@@ -67,23 +78,43 @@ class ExtractorSet:
 
     # ----- features ------------------------------------------------------------------------
     def inception(self, frames: np.ndarray, batch_size: int) -> np.ndarray:
-        return self.get("inception").features(frames, batch_size=batch_size)
+        extractor = self.get("inception")
+        with self.timed("inception"):
+            return extractor.features(frames, batch_size=batch_size)
 
     def i3d(self, frames: np.ndarray, window: int) -> np.ndarray:
         """I3D logits of the non-overlapping ``window``-frame windows of one clip."""
-        return self.get("i3d").video_features(frames, window)
+        extractor = self.get("i3d")
+        with self.timed("i3d"):
+            return extractor.video_features(frames, window)
 
     def gesture(self, keypoints: np.ndarray, size: int) -> np.ndarray:
-        return self.get("gesture").features(keypoints, (size, size))
+        extractor = self.get("gesture")
+        with self.timed("gesture"):
+            return extractor.features(keypoints, (size, size))
 
     def frame_scores(self, name: str, pred: np.ndarray, gt: np.ndarray, protocol: Protocol) -> np.ndarray:
         """Per-frame scores of one clip for psnr/ssim/lpips (the metric classes' own maths)."""
         if name not in self._frame_metrics:
             self._frame_metrics[name] = self.metric(name, protocol)
-        return self._frame_metrics[name].scores(pred, gt)
+        if name == "lpips":
+            self.get("lpips-alex")  # load outside the timer
+        with self.timed(name):
+            return self._frame_metrics[name].scores(pred, gt)
 
     def sync_distances(self, mouth_crops: np.ndarray, audio: np.ndarray, protocol: Protocol) -> np.ndarray:
-        return self.get("syncnet").distances(mouth_crops, audio, vshift=protocol.sync_vshift)
+        extractor = self.get("syncnet")
+        with self.timed("syncnet"):
+            return extractor.distances(mouth_crops, audio, vshift=protocol.sync_vshift)
+
+    def pose(self, name: str):
+        """A pose extractor from mmgt.pose (for FGD keypoints of predictions that wrote none)."""
+        key = f"pose:{name}"
+        if key not in self._built:
+            from mmgt import pose
+
+            self._built[key] = pose.create(name)
+        return self._built[key]
 
     def face_detector(self):
         """MTCNN, for GT clips without keypoints (real weights shipped in facenet-pytorch)."""

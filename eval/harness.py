@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 import eval.metrics as M
-from eval.cache import FeatureCache, cache_key, file_sha256
+from eval.cache import FeatureCache, cache_key
 from eval.extractor_set import ExtractorSet
 from eval.pairing import ClipFiles, Pairing, discover, pair
 from eval.protocol import Protocol
@@ -26,6 +26,7 @@ from eval.regions import BoxTrack, face_crops, mouth_crops, resize_frames, track
 from mmgt.data.layout import load_keypoints
 from mmgt.errors import DataError, MMGTError
 from mmgt.video_io import read_audio, read_video
+from mmgt.weights import sha256_file as file_sha256
 
 FRAME_METRICS = ("psnr", "ssim", "lpips")
 VIDEO_METRICS = ("fid", "fvd", "kvd")
@@ -82,6 +83,7 @@ class Evaluator:
         self.metrics = metric_names(config)
         self.protocol = config.protocol
         self.cache = FeatureCache(config.cache_dir)
+        self.gesture_keypoints = "files"  # set per run by pairing()
         self.extractors = extractors or ExtractorSet(
             weights_dir=config.weights_dir,
             allow_untrained=config.allow_untrained,
@@ -94,6 +96,7 @@ class Evaluator:
         gt = discover(self.config.gt, self.config.split)
         pred = discover(self.config.pred, self.config.split)
         pairing = pair(pred, gt)
+        self.gesture_keypoints = self.gesture_source(pairing)
         if not pairing.pairs:
             raise DataError(self.config.pred, f"no clip ids in common with {self.config.gt}")
         if pairing.missing and not self.config.allow_missing:
@@ -103,6 +106,14 @@ class Evaluator:
                 f"{len(pairing.missing)} GT clip(s) have no prediction ({shown}); pass --allow-missing to score the rest",
             )
         return pairing
+
+    def gesture_source(self, pairing: Pairing) -> str:
+        """Where FGD keypoints come from, for the whole run (never mixed across clips or sides):
+        ``"files"`` when every prediction has keypoints (the method's, and GT's own), else
+        ``"extractor:<name>"`` for both prediction and GT frames."""
+        if all(self._pred_keypoints_path(p) is not None and g.keypoints is not None for p, g in pairing.pairs):
+            return "files"
+        return f"extractor:{self.protocol.pose_extractor}"
 
     def shard_pairs(self, pairing: Pairing) -> list[tuple[ClipFiles, ClipFiles]]:
         i, n = self.config.shard
@@ -120,6 +131,7 @@ class Evaluator:
             regions=sorted(self.config.regions), weights=self.extractors.fingerprint(self.metrics),
             gt_video=file_sha256(gt.video), gt_keypoints=gt.keypoints and file_sha256(gt.keypoints),
             pred_video=file_sha256(pred.video), pred_keypoints=kp and file_sha256(kp),
+            gesture_keypoints=self.gesture_keypoints,
             audio=file_sha256(self._audio_path(pred, gt)) if self._needs("sync") else None,
         )
 
@@ -193,6 +205,15 @@ class Evaluator:
         self.cache.put(key, out)
         return out
 
+    def _extracted_pose(self, frames: np.ndarray, video_sha: str) -> np.ndarray:
+        """Keypoints of protocol-size frames from the protocol's pose extractor (cached by content)."""
+        key = cache_key(kind="pose", extractor=self.protocol.pose_extractor, video=video_sha, size=self.protocol.size)
+        cached = self.cache.get(key)
+        if cached is None:
+            cached = {"keypoints": self.extractors.pose(self.protocol.pose_extractor)(frames)}
+            self.cache.put(key, cached)
+        return cached["keypoints"]
+
     def contribution(self, pred: ClipFiles, gt: ClipFiles) -> ClipOutcome:
         """All per-clip quantities of one pair (cached)."""
         key = self.clip_key(pred, gt)
@@ -219,10 +240,13 @@ class Evaluator:
             audio = read_audio(self._audio_path(pred, gt), 16_000)
             out["sync/dists"] = self.extractors.sync_distances(mouth_crops(p_frames, track, self.protocol), audio, self.protocol)
         if self._needs("fgd"):
-            pred_kp = self._keypoints(self._pred_keypoints_path(pred), len(p_frames), p_size)
-            if pred_kp is not None and gt_kp is not None:
-                latents = self.extractors.gesture(np.stack([pred_kp, gt_kp]), self.protocol.size)
-                out["gesture/pred"], out["gesture/gt"] = latents[0], latents[1]
+            if self.gesture_keypoints == "files":
+                pred_kp = self._keypoints(self._pred_keypoints_path(pred), len(p_frames), p_size)
+                kps = np.stack([pred_kp, gt_kp])
+            else:
+                kps = np.stack([self._extracted_pose(p_frames, shas["pred"]), self._extracted_pose(g_frames, shas["gt"])])
+            latents = self.extractors.gesture(kps, self.protocol.size)
+            out["gesture/pred"], out["gesture/gt"] = latents[0], latents[1]
         out["no_face"] = np.array(track is None)
         self.cache.put(key, out)
         return ClipOutcome(gt.clip_id, out, no_face=track is None)

@@ -31,6 +31,8 @@ class Protocol:
     sync_vshift: int = 15
     # FGD / Div
     div_seed: int = 0
+    # keypoints of predictions that wrote none are extracted with this, and then GT's are too
+    pose_extractor: str = "mediapipe"
     score_threshold: float = 0.3
 
     def to_dict(self) -> dict:

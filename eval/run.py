@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import eval.metrics as M
-from eval.cache import file_sha256
+from mmgt.weights import sha256_file as file_sha256
 from eval.harness import FRAME_METRICS, ClipOutcome, EvalConfig, Evaluator
 from eval.pairing import Pairing
 from eval.results import (
@@ -127,8 +127,10 @@ def assemble(
         "metrics": metrics,
         "untrained_extractors": untrained,
         "extractors": ev.extractors.provenance_all(config.metrics),
+        "gesture_keypoints": ev.gesture_keypoints,
         "seeds": {"div": config.protocol.div_seed},
-        "timing": {"seconds": round(seconds, 3), "clips": len(outcomes)},
+        "timing": {"seconds": round(seconds, 3), "clips": len(outcomes),
+                   "compute_seconds": {k: round(v, 3) for k, v in sorted(ev.extractors.seconds.items())}},
         "environment": environment(),
     }
 

@@ -1,0 +1,197 @@
+"""``make bench-eval``: throughput of the harness against the reference tools run separately.
+
+On a split's test clips (prediction: the ``still`` method), measure
+
+1. the suite: ``mmgt-eval`` with every metric, cold cache (one decode per clip, batched networks);
+2. the suite restricted to the metrics the reference tools cover (FID, PSNR, SSIM, LPIPS, Sync) on
+   both regions;
+3. the reference tools, each on its own, as a user would chain them: pytorch-fid's ``InceptionV3``
+   + ``calculate_frechet_distance``, skimage's PSNR/SSIM per frame, the ``lpips`` package per frame,
+   and a syncnet-python style loop (``SyncNetInstance.evaluate`` on frames written to a temp dir);
+   each decodes the videos itself and uses the same weights and crops.
+
+Both sets of numbers are written to ``results/bench/eval.json`` and ``eval.md`` with the speed-up,
+and the suite's wall time is compared with the sum of its network forward passes.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import torch
+import typer
+
+from eval.harness import EvalConfig, Evaluator
+from eval.protocol import Protocol
+from eval.regions import face_crops, mouth_crops, resize_frames, track_from_keypoints
+from eval.run import evaluate
+from mmgt.data.layout import Split, load_keypoints
+from mmgt.methods import get_method, run_method
+from mmgt.video_io import read_audio, read_video
+
+REFERENCE_METRICS = ("fid", "psnr", "ssim", "lpips", "sync")
+
+
+def suite(pred: Path, data: Path, metrics: tuple[str, ...], cache: Path, encoder: Path | None) -> tuple[dict, float, dict]:
+    config = EvalConfig(pred=pred, gt=data, metrics=metrics, allow_untrained=True, cache_dir=cache,
+                        gesture_encoder=encoder, progress=False)
+    ev = Evaluator(config)
+    for metric, network in {"fid": "inception", "fvd": "i3d", "lpips": "lpips-alex", "sync": "syncnet"}.items():
+        if metric in metrics:
+            ev.extractors.get(network)  # load networks before the clock starts, as the references do
+    start = time.perf_counter()
+    results, _, _ = evaluate(config, ev)
+    return results, time.perf_counter() - start, dict(ev.extractors.seconds)
+
+
+def reference_tools(pred: Path, data: Path, ev: Evaluator) -> tuple[dict, dict]:
+    """The reference packages, each run separately over the clips; returns (values, seconds)."""
+    from pytorch_fid.fid_score import calculate_frechet_distance
+    from pytorch_fid.inception import InceptionV3
+    from scipy.io import wavfile
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    from syncnet_python.SyncNetInstance import SyncNetInstance
+
+    protocol = Protocol()
+    clips = Split(data).clips("test")
+    seconds: dict[str, float] = {}
+    values: dict[str, float] = {}
+
+    def load(clip):
+        p = resize_frames(read_video(pred / clip.clip_id / "video.mp4"), protocol.size)
+        g = resize_frames(read_video(clip.video_path), protocol.size)
+        track = track_from_keypoints(load_keypoints(clip.keypoints_path), protocol)
+        return {"full": (p, g), "face": (face_crops(p, track, protocol), face_crops(g, track, protocol))}, p, track
+
+    # pytorch-fid: its InceptionV3 with our (identical) converted weights
+    start = time.perf_counter()
+    model = InceptionV3([3], resize_input=True, normalize_input=True, use_fid_inception=False)
+    ours = ev.extractors.get("inception").net
+    model.blocks = torch.nn.ModuleList([torch.nn.Sequential(*ours)])
+    model.eval()
+    acts = {r: {"p": [], "g": []} for r in ("full", "face")}
+    with torch.no_grad():
+        for clip in clips:
+            regions, _, _ = load(clip)
+            for r, (p, g) in regions.items():
+                for side, frames in (("p", p), ("g", g)):
+                    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
+                    for i in range(0, len(x), 50):
+                        acts[r][side].append(model(x[i:i + 50])[0].squeeze(-1).squeeze(-1).numpy())
+    for r in acts:
+        a, b = (np.concatenate(acts[r][s]).astype(np.float64) for s in ("p", "g"))
+        values[f"{r}/fid"] = float(calculate_frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False)))
+    seconds["pytorch-fid"] = time.perf_counter() - start
+
+    # skimage PSNR / SSIM per frame
+    start = time.perf_counter()
+    scores = {f"{r}/{m}": [] for r in ("full", "face") for m in ("psnr", "ssim")}
+    for clip in clips:
+        regions, _, _ = load(clip)
+        for r, (p, g) in regions.items():
+            pf, gf = p / 255.0, g / 255.0
+            ps = [min(peak_signal_noise_ratio(b, a, data_range=1.0), protocol.psnr_cap) for a, b in zip(pf, gf)]
+            ss = [structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                        data_range=1.0, channel_axis=-1) for a, b in zip(pf, gf)]
+            scores[f"{r}/psnr"].append(np.mean(ps))
+            scores[f"{r}/ssim"].append(np.mean(ss))
+    values |= {k: float(np.mean(v)) for k, v in scores.items()}
+    seconds["skimage"] = time.perf_counter() - start
+
+    # lpips package, frame by frame (same network object as ours)
+    start = time.perf_counter()
+    net = ev.extractors.get("lpips-alex").net
+    per = {r: [] for r in ("full", "face")}
+    with torch.no_grad():
+        for clip in clips:
+            regions, _, _ = load(clip)
+            for r, (p, g) in regions.items():
+                d = [float(net(torch.from_numpy(a).permute(2, 0, 1)[None].float() / 127.5 - 1,
+                               torch.from_numpy(b).permute(2, 0, 1)[None].float() / 127.5 - 1)) for a, b in zip(p, g)]
+                per[r].append(np.mean(d))
+    values |= {f"{r}/lpips": float(np.mean(v)) for r, v in per.items()}
+    seconds["lpips"] = time.perf_counter() - start
+
+    # syncnet-python: SyncNetInstance.evaluate on frames written to disk, per clip
+    start = time.perf_counter()
+    sync_net = ev.extractors.get("syncnet").net
+    instance = SyncNetInstance(sync_net, device="cpu")
+    confs, dists, offsets = [], [], []
+    for clip in clips:
+        _, p, track = load(clip)
+        crops = mouth_crops(p, track, protocol)
+        wav = np.round(read_audio(clip.audio_path) * 32768).clip(-32768, 32767).astype(np.int16)
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, frame in enumerate(crops):
+                cv2.imwrite(f"{tmp}/{i:06d}.jpg", frame[..., ::-1])
+            wavfile.write(f"{tmp}/audio.wav", 16000, wav)
+            offset, conf, dist = instance.evaluate(SimpleNamespace(tmp_dir=tmp, batch_size=20, vshift=protocol.sync_vshift))
+        confs.append(conf), dists.append(dist), offsets.append(offset)
+    values |= {"lip/sync_c": float(np.mean(confs)), "lip/sync_d": float(np.mean(dists)), "lip/av_offset": float(np.mean(offsets))}
+    seconds["syncnet-python"] = time.perf_counter() - start
+    return values, seconds
+
+
+def main(
+    data: Path = typer.Option(Path("data/synth"), help="Split root whose test clips are scored."),
+    out: Path = typer.Option(Path("results/bench"), help="Where eval.json / eval.md go."),
+    runs: Path = typer.Option(Path("runs/bench"), help="Scratch space (git-ignored)."),
+) -> None:
+    """Benchmark the harness against the reference tools on the same clips."""
+    from eval.gesture_cache import encoder_for_split
+
+    pred = run_method(get_method("still"), Split(data).clips("test"), runs / "still", progress=False)
+    encoder = encoder_for_split(data, runs / "gesture")
+    full, t_full, fwd_full = suite(pred, data, ("fid", "fvd", "kvd", "psnr", "ssim", "lpips", "sync", "fgd"),
+                                   Path(tempfile.mkdtemp(dir=runs)), encoder)
+    sub, t_sub, fwd_sub = suite(pred, data, REFERENCE_METRICS, Path(tempfile.mkdtemp(dir=runs)), encoder)
+    ev = Evaluator(EvalConfig(pred=pred, gt=data, metrics=REFERENCE_METRICS, allow_untrained=True, cache_dir=None))
+    ref_values, ref_seconds = reference_tools(pred, data, ev)
+    ours = {f"{r}/{m}": e["value"] for r, outs in sub["metrics"].items() for m, e in outs.items()}
+    compare = {k: {"ours": ours.get(k), "reference": v,
+                   "abs_diff": None if ours.get(k) is None else abs(ours[k] - v)} for k, v in ref_values.items()}
+    n_clips = len(sub["clips"]["evaluated"])
+    report = {
+        "data": str(data), "clips": n_clips, "frames_per_clip": 80, "machine": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(), "device": "cpu",
+        "weights": {k: v["weights"][:12] for k, v in sub["extractors"].items()},
+        "suite_all_metrics": {"seconds": t_full, "forward_seconds": fwd_full,
+                              "wall_over_forward": t_full / max(sum(fwd_full.values()), 1e-9)},
+        "suite_reference_metrics": {"seconds": t_sub, "forward_seconds": fwd_sub,
+                                    "wall_over_forward": t_sub / max(sum(fwd_sub.values()), 1e-9)},
+        "reference_tools": {"seconds": sum(ref_seconds.values()), "per_tool": ref_seconds},
+        "speedup": sum(ref_seconds.values()) / t_sub,
+        "values": compare,
+        "note": "I3D, AlexNet and SyncNet run seeded random init here (weights absent): timings are real, "
+                "their values only check equality between the two paths.",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    lines = [
+        f"# Evaluation throughput on `{data}` ({n_clips} clips x 80 frames, CPU, {report['threads']} threads)", "",
+        "| run | seconds | clips/s |", "|---|---|---|",
+        f"| mmgt-eval, all metrics (cold cache) | {t_full:.1f} | {n_clips / t_full:.3f} |",
+        f"| mmgt-eval, FID+PSNR+SSIM+LPIPS+Sync | {t_sub:.1f} | {n_clips / t_sub:.3f} |",
+        f"| reference tools separately, same metrics | {report['reference_tools']['seconds']:.1f} | "
+        f"{n_clips / report['reference_tools']['seconds']:.3f} |", "",
+        f"Speed-up over the separate tools: **{report['speedup']:.2f}x** (target >= 3x).",
+        f"Suite wall time / sum of its network forward passes: **{report['suite_reference_metrics']['wall_over_forward']:.2f}** "
+        f"(all metrics: {report['suite_all_metrics']['wall_over_forward']:.2f}; target <= 1.3).", "",
+        "Per reference tool (s): " + ", ".join(f"{k} {v:.1f}" for k, v in ref_seconds.items()), "",
+        "| value | ours | reference | abs diff |", "|---|---|---|---|",
+        *[f"| {k} | {v['ours']} | {v['reference']} | {v['abs_diff']} |" for k, v in compare.items()], "",
+        report["note"], "",
+    ]
+    (out / "eval.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,44 @@
+"""Regression: every metric on a fixed tiny synthetic subset against committed golden values.
+
+The subset is the session's ``tiny_split`` (synthetic generator, seed 7: 2 test clips) scored for
+the ``still`` method. Extractors without real weights here (I3D, AlexNet, SyncNet) run seeded
+random init, so their golden values guard the pipeline, not a real metric. Regenerate after an
+intended change with ``MMGT_REGEN_GOLDEN=1 pytest tests/eval/test_regression.py`` and say why in
+the commit.
+
+Tolerances (relative, documented per family): PSNR/SSIM are float64 maths on identical decoded
+frames (1e-9); LPIPS, Sync and gesture latents go through float32 networks (1e-4); FID/FVD/KVD add
+a matrix square root over few samples, sensitive to BLAS summation order (1e-3).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from eval.harness import EvalConfig
+from eval.run import evaluate
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "eval_tiny_still.json"
+TOLERANCE = {"psnr": 1e-9, "ssim": 1e-9, "lpips": 1e-4, "sync_c": 1e-4, "sync_d": 1e-4, "av_offset": 1e-4,
+             "fgd": 1e-3, "div": 1e-4, "div_gt": 1e-4, "fid": 1e-3, "fvd": 1e-3, "kvd": 1e-3}
+
+
+def test_every_metric_matches_golden(tiny_split, method_outputs, tmp_path):
+    results, _, _ = evaluate(EvalConfig(
+        pred=method_outputs["still"], gt=tiny_split, allow_untrained=True, cache_dir=tmp_path / "cache",
+        progress=False, weights_dir=tmp_path / "no-weights",
+    ))
+    values = {f"{r}/{m}": e["value"] for r, outs in results["metrics"].items() for m, e in outs.items()}
+    if os.environ.get("MMGT_REGEN_GOLDEN"):
+        GOLDEN.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+    golden = json.loads(GOLDEN.read_text())
+    assert set(values) == set(golden)
+    for key, expected in golden.items():
+        metric = key.split("/")[1]
+        assert values[key] == pytest.approx(expected, rel=TOLERANCE[metric], abs=1e-9), key
+    assert results["complete"] and results["untrained_extractors"]
+    assert results["metrics"]["full"]["fid"]["untrained"] is False  # the FID Inception has real weights
