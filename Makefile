@@ -12,7 +12,7 @@ DATA   ?= data/synth
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv test test-slow test-all data reproduce-table1 reproduce-table2 reproduce-table3 \
-        bench bench-eval bench-stage1 report-stage1 clean
+        bench bench-eval bench-stage1 report-stage1 sanity clean
 
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -56,6 +56,12 @@ bench-eval: $(STAMP) $(DATA)/manifest.csv  ## evaluation throughput vs the refer
 
 bench-stage1: $(STAMP)  ## stage-1 generation speed and memory
 	$(PY) -m mmgt.stage1.bench --out results/bench
+
+report-stage1: $(STAMP) $(DATA)/manifest.csv  ## SMGA vs EDGE vs still pose -> results/stage1/
+	$(PY) -m mmgt.stage1.report --data $(DATA) --out results/stage1
+
+sanity: $(STAMP) $(DATA)/manifest.csv  ## harness sanity (degraded GT) -> results/sanity/
+	$(PY) -m eval.sanity --data $(DATA) --out results/sanity
 
 clean:  ## remove generated data, runs and caches (keeps .venv)
 	rm -rf data runs cache .pytest_cache
