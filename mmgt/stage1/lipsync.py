@@ -1,7 +1,8 @@
 """Keypoint lip-audio correlation: does the mouth open when the speech is loud?
 
-Mouth opening per frame is the mean vertical gap of the three inner-lip pairs (iBUG 61-67, 62-66,
-63-65 = joints 85-91, 86-90, 87-89). The audio envelope is the RMS of the 16 kHz signal in a 40 ms
+Mouth opening per frame is the mean signed vertical gap (lower minus upper, image y points down)
+of the three inner-lip pairs (iBUG 61-67, 62-66, 63-65 = joints 85-91, 86-90, 87-89); crossed lips
+give a negative opening rather than a spurious positive one. The audio envelope is the RMS of the 16 kHz signal in a 40 ms
 window centred on each frame (k / 25 s). The score of a clip is their Pearson correlation; a
 constant mouth (a still pose) scores 0 by definition.
 """
@@ -16,9 +17,9 @@ INNER_LIP_PAIRS = ((85, 91), (86, 90), (87, 89))
 
 
 def mouth_opening(kp: np.ndarray) -> np.ndarray:
-    """``(T, 134, 3)`` -> ``(T,)`` inner-lip opening in pixels."""
+    """``(T, 134, 3)`` -> ``(T,)`` signed inner-lip opening in pixels."""
     upper, lower = zip(*INNER_LIP_PAIRS)
-    return np.abs(kp[:, list(lower), 1] - kp[:, list(upper), 1]).mean(axis=1)
+    return (kp[:, list(lower), 1] - kp[:, list(upper), 1]).mean(axis=1)
 
 
 def audio_envelope(wav: np.ndarray, n_frames: int, sample_rate: int = SAMPLE_RATE, fps: int = FPS) -> np.ndarray:

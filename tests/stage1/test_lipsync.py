@@ -12,6 +12,8 @@ def test_mouth_opening_is_inner_lip_gap():
     kp = np.zeros((2, 134, 3), np.float32)
     kp[1, [89, 90, 91], 1] = [3.0, 6.0, 9.0]  # lower inner lip moves down by 3, 6, 9 px
     assert np.allclose(mouth_opening(kp), [0.0, 6.0])
+    kp[1, [89, 90, 91], 1] *= -1  # lower lip above the upper lip: crossed, not open
+    assert np.allclose(mouth_opening(kp), [0.0, -6.0])
 
 
 def test_envelope_follows_loudness_on_the_frame_grid():

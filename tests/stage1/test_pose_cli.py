@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
 
+from mmgt.cli import main
 from mmgt.data.layout import Split
 from mmgt.errors import DataError
 from mmgt.stage1.checkpoint import save_model
@@ -40,17 +40,25 @@ def test_reference_pose_from_files(tmp_path):
         reference_pose(image, tmp_path / "none.npy")
 
 
-def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mmgt.cli", *args], capture_output=True, text=True, cwd=cwd)
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """Run ``mmgt ARGS`` in-process through the console entry point; (exit code, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["mmgt", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
 
 
-def test_pose_command_writes_keypoints_pose_and_mask_videos(tmp_path, mini_split, tiny_model):
+def test_pose_command_writes_keypoints_pose_and_mask_videos(tmp_path, mini_split, tiny_model, monkeypatch, capsys):
     clip = Split(mini_split).clips("test")[0]
     np.save(tmp_path / "ref.npy", clip.keypoints())
     out = tmp_path / "out"
-    result = run_cli("pose", "--audio", str(clip.audio_path), "--image", str(clip.ref_path),
-                     "--keypoints", str(tmp_path / "ref.npy"), "--model", str(tiny_model), "--out", str(out), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    monkeypatch.chdir(tmp_path)  # the feature cache goes to ./cache
+    code, err = run_cli(monkeypatch, capsys, "pose", "--audio", str(clip.audio_path), "--image", str(clip.ref_path),
+                        "--keypoints", str(tmp_path / "ref.npy"), "--model", str(tiny_model), "--out", str(out))
+    assert code == 0, err
     kp = np.load(out / "keypoints.npy")
     assert kp.shape == (80, 134, 3)
     for name in ("pose", "mask_face_hands", "mask_lips", "mask_background"):
@@ -59,8 +67,8 @@ def test_pose_command_writes_keypoints_pose_and_mask_videos(tmp_path, mini_split
     assert probe(out / "pose.mp4").has_audio
 
 
-def test_pose_command_bad_input_is_one_line(tmp_path, tiny_model):
-    result = run_cli("pose", "--audio", str(tmp_path / "none.wav"), "--image", str(tmp_path / "none.png"),
-                     "--model", str(tiny_model))
-    assert result.returncode == 1
-    assert result.stderr.strip().startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+def test_pose_command_bad_input_is_one_line(tmp_path, tiny_model, monkeypatch, capsys):
+    code, err = run_cli(monkeypatch, capsys, "pose", "--audio", str(tmp_path / "none.wav"),
+                        "--image", str(tmp_path / "none.png"), "--model", str(tiny_model))
+    assert code == 1
+    assert err.strip().startswith("error:") and "none.png" in err and len(err.strip().splitlines()) == 1
