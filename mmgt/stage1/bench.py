@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("results/bench"))
     parser.add_argument("--presets", default=",".join(PRESETS))
-    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--threads", default="1", help="comma-separated torch thread counts (2 oversubscribes a busy 2-core machine)")
     parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--case", nargs=3, metavar=("PRESET", "THREADS", "PRECISION"), help=argparse.SUPPRESS)
