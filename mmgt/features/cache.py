@@ -10,14 +10,7 @@ from typing import Callable
 import numpy as np
 
 from mmgt.video_io import atomic_path
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from mmgt.weights import sha256_file as file_sha256
 
 
 class FeatureCache:
