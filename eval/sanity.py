@@ -81,7 +81,7 @@ def main(
     marks = sorted({u for v in res.values() for u in v["untrained"]})
     text = (f"# Harness sanity on `{data}` (GT degraded)\n\nNoise std in 0-255 units; `shuffled` permutes frames in time.\n"
             f"Random-init extractors (values only meaningful relative to each other): {', '.join(marks) or 'none'}.\n\n"
-            + tabulate(rows, headers=["variant"] + [f"{r} {m}" for r, m in cols], tablefmt="github") + "\n")
+            + tabulate(rows, headers=["variant"] + [f"{r} {m}" for r, m in cols], tablefmt="github", disable_numparse=True) + "\n")
     (out / "sanity.md").write_text(text)
     print(text)
 

@@ -36,6 +36,8 @@ def format_value(entry: dict | None) -> str:
         return "–"
     v = entry["value"]
     text = f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+    if float(text) == 0:
+        text = text.lstrip("-")  # -0.0000 from a numerically tiny negative distance
     return text + (UNTRAINED_MARK if entry.get("untrained") else "")
 
 
@@ -59,7 +61,7 @@ def results_summary(results: dict) -> str:
     for region, outs in results["metrics"].items():
         for out, entry in outs.items():
             rows.append([region, out + ARROW.get(entry["direction"], ""), format_value(entry), entry.get("weights", "")])
-    text = tabulate(rows, headers=["region", "metric", "value", "extractor weights"], tablefmt="github")
+    text = tabulate(rows, headers=["region", "metric", "value", "extractor weights"], tablefmt="github", disable_numparse=True)
     if results.get("untrained_extractors"):
         text += f"\n{UNTRAINED_MARK} computed with a random-init extractor: NOT a real metric value."
     return text
@@ -70,7 +72,7 @@ def runs_table(paths: list[Path], fmt: str = "github") -> str:
     runs = [(Path(p), load_results(p)) for p in paths]
     headers = ["run"] + column_headers(runs[0][1] if runs else None)
     rows = [[p.name if p.is_dir() else p.parent.name] + row_cells(r) for p, r in runs]
-    text = tabulate(rows, headers=headers, tablefmt=fmt)
+    text = tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
     if any(r.get("untrained_extractors") for _, r in runs):
         text += f"\n\n{UNTRAINED_MARK} computed with a random-init extractor: NOT a real metric value."
     return text

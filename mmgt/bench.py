@@ -105,7 +105,7 @@ def render(cfg: BenchConfig, runs: dict[str, dict]) -> str:
                   f"NOT the real metric** — {', '.join(untrained)}."]
     lines += [
         "",
-        tabulate(ours + paper_cells(paper_rows(cfg.table)), headers=["method"] + column_headers(any_run), tablefmt="github"),
+        tabulate(ours + paper_cells(paper_rows(cfg.table)), headers=["method"] + column_headers(any_run), tablefmt="github", disable_numparse=True),
         "",
         "Paper columns: the printed 'Syn-C' and 'Syn-D' are swapped (results/paper/paper-notes.md); "
         "they are shown here under the standard definitions. `gt` is the upper bound, `still` the lower bound.",
