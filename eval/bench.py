@@ -148,7 +148,7 @@ def main(
     from eval.gesture_cache import encoder_for_split
 
     pred = run_method(get_method("still"), Split(data).clips("test"), runs / "still", progress=False)
-    encoder = encoder_for_split(data, runs / "gesture")
+    encoder = encoder_for_split(data)
     full, t_full, fwd_full = suite(pred, data, ("fid", "fvd", "kvd", "psnr", "ssim", "lpips", "sync", "fgd"),
                                    Path(tempfile.mkdtemp(dir=runs)), encoder)
     sub, t_sub, fwd_sub = suite(pred, data, REFERENCE_METRICS, Path(tempfile.mkdtemp(dir=runs)), encoder)

@@ -14,7 +14,7 @@ from eval.cache import cache_key
 from eval.extractors.gesture_ae import GestureAEConfig
 from eval.gesture_train import TrainSettings, data_hash, split_sequences, train_gesture_encoder
 
-DEFAULT_CACHE = Path("cache/gesture")
+DEFAULT_CACHE = Path("runs/cache/gesture")
 
 
 def encoder_for_split(data: Path, cache_dir: Path = DEFAULT_CACHE, seed: int = 0) -> Path:

@@ -130,7 +130,7 @@ def reproduce(cfg: BenchConfig) -> Path:
 
     split = Split(cfg.data)
     clips = split.clips("test")
-    encoder = encoder_for_split(cfg.data, cfg.runs / "cache" / "gesture")
+    encoder = encoder_for_split(cfg.data)
     out_dir = cfg.results / cfg.table
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
     runs = {}

@@ -76,15 +76,12 @@ def reference_rows(clips: list[Clip]) -> tuple[MethodPoses, MethodPoses]:
     return MethodPoses("GT", clips, gt, {}), MethodPoses("still pose", clips, still, {})
 
 
-def gesture_extractor(checkpoint: Path | None, data: Path, runs: Path):
-    """The harness's gesture encoder: the given checkpoint, else one trained on ``data``'s train split."""
+def gesture_extractor(checkpoint: Path | None, data: Path):
+    """The harness's gesture encoder: the given checkpoint, else the harness's cached one for ``data``."""
     from eval.extractors.gesture_ae import GestureExtractor
-    from eval.gesture_train import train_gesture_encoder
+    from eval.gesture_cache import encoder_for_split
 
-    if checkpoint is None:
-        checkpoint = runs / "gesture_ae.pt"
-        if not checkpoint.is_file():
-            train_gesture_encoder(data, checkpoint)
+    checkpoint = checkpoint or encoder_for_split(data)
     return GestureExtractor.from_checkpoint(checkpoint), checkpoint
 
 
@@ -158,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, preset in METHODS.items():
         run_dir, info = ensure_model(preset, args.data, args.runs)
         methods.append(generate_method(name, run_dir, clips, args.samples, info))
-    extractor, checkpoint = gesture_extractor(args.gesture_ae, args.data, args.runs)
+    extractor, checkpoint = gesture_extractor(args.gesture_ae, args.data)
     gt_latents = latents_of(gt, extractor)
     rows = [score(m, extractor, gt_latents) for m in (gt, *methods, still)]
     meta = {"data": str(args.data), "test_clips": len(clips), "samples_per_clip": args.samples,
