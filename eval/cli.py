@@ -1,5 +1,6 @@
-"""``mmgt-eval``: score generated co-speech videos against ground truth under protocol v1.
+"""mmgt-eval: score generated co-speech videos against ground truth under protocol v1.
 
+\b
     mmgt-eval --pred runs/mmgt --gt data/synth              # every metric, both regions
     mmgt-eval --pred P --gt G --metrics psnr,ssim --regions face --json
     mmgt-eval --pred P --gt G --shard 0/4 --out shards/0    # then: mmgt-eval merge shards/*
