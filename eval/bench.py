@@ -51,10 +51,28 @@ def suite(pred: Path, data: Path, metrics: tuple[str, ...], cache: Path, encoder
     return results, time.perf_counter() - start, dict(ev.extractors.seconds)
 
 
+def pytorch_fid_inception(ev: Evaluator) -> torch.nn.Module:
+    """pytorch-fid's ``InceptionV3([3])`` with our converted weights placed where torch.hub looks
+    (it would download them otherwise); its unused classifier gets zeros."""
+    import os
+
+    from pytorch_fid.inception import FID_WEIGHTS_URL, InceptionV3
+
+    from eval.extractors.inception_tf import converted_state
+    from mmgt.weights import WeightsStore
+
+    state, _, _ = converted_state(WeightsStore(ev.config.weights_dir))
+    home = Path(tempfile.mkdtemp(prefix="torch_home-"))
+    (home / "hub" / "checkpoints").mkdir(parents=True)
+    fc = {"fc.weight": torch.zeros(1008, 2048), "fc.bias": torch.zeros(1008)}
+    torch.save(state | fc, home / "hub" / "checkpoints" / FID_WEIGHTS_URL.rsplit("/", 1)[-1])
+    os.environ["TORCH_HOME"] = str(home)
+    return InceptionV3([3]).eval()
+
+
 def reference_tools(pred: Path, data: Path, ev: Evaluator) -> tuple[dict, dict]:
     """The reference packages, each run separately over the clips; returns (values, seconds)."""
     from pytorch_fid.fid_score import calculate_frechet_distance
-    from pytorch_fid.inception import InceptionV3
     from scipy.io import wavfile
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
     from syncnet_python.SyncNetInstance import SyncNetInstance
@@ -70,12 +88,9 @@ def reference_tools(pred: Path, data: Path, ev: Evaluator) -> tuple[dict, dict]:
         track = track_from_keypoints(load_keypoints(clip.keypoints_path), protocol)
         return {"full": (p, g), "face": (face_crops(p, track, protocol), face_crops(g, track, protocol))}, p, track
 
-    # pytorch-fid: its InceptionV3 with our (identical) converted weights
+    # pytorch-fid: its own InceptionV3, loading the same converted weights from $TORCH_HOME
     start = time.perf_counter()
-    model = InceptionV3([3], resize_input=True, normalize_input=True, use_fid_inception=False)
-    ours = ev.extractors.get("inception").net
-    model.blocks = torch.nn.ModuleList([torch.nn.Sequential(*ours)])
-    model.eval()
+    model = pytorch_fid_inception(ev)
     acts = {r: {"p": [], "g": []} for r in ("full", "face")}
     with torch.no_grad():
         for clip in clips:
