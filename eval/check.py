@@ -6,9 +6,7 @@ from pathlib import Path
 
 from eval.pairing import discover, pair
 from mmgt.errors import DataError
-from mmgt.video_io import probe
-
-FPS = 25
+from mmgt.video_io import FPS, probe
 
 
 def check_pairs(pred: Path, gt: Path, split: str = "test") -> list[str]:

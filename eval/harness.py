@@ -123,16 +123,21 @@ class Evaluator:
     def _needs(self, *names: str) -> bool:
         return any(n in self.metrics for n in names)
 
-    def clip_key(self, pred: ClipFiles, gt: ClipFiles) -> str:
-        """Cache key of a pair's contribution: both sides' contents, the protocol and the extractors."""
+    def input_hashes(self, pred: ClipFiles, gt: ClipFiles) -> dict[str, str | None]:
+        """Content hashes of every input file of a pair (each file is hashed once per clip)."""
         kp = self._pred_keypoints_path(pred)
+        return {
+            "gt_video": file_sha256(gt.video), "gt_keypoints": gt.keypoints and file_sha256(gt.keypoints),
+            "pred_video": file_sha256(pred.video), "pred_keypoints": kp and file_sha256(kp),
+            "audio": file_sha256(self._audio_path(pred, gt)) if self._needs("sync") else None,
+        }
+
+    def clip_key(self, hashes: dict[str, str | None]) -> str:
+        """Cache key of a pair's contribution: both sides' contents, the protocol and the extractors."""
         return cache_key(
             kind="contribution", protocol=self.protocol.to_dict(), metrics=sorted(self.metrics),
             regions=sorted(self.config.regions), weights=self.extractors.fingerprint(self.metrics),
-            gt_video=file_sha256(gt.video), gt_keypoints=gt.keypoints and file_sha256(gt.keypoints),
-            pred_video=file_sha256(pred.video), pred_keypoints=kp and file_sha256(kp),
-            gesture_keypoints=self.gesture_keypoints,
-            audio=file_sha256(self._audio_path(pred, gt)) if self._needs("sync") else None,
+            gesture_keypoints=self.gesture_keypoints, **hashes,
         )
 
     def _audio_path(self, pred: ClipFiles, gt: ClipFiles) -> Path:
@@ -216,7 +221,8 @@ class Evaluator:
 
     def contribution(self, pred: ClipFiles, gt: ClipFiles) -> ClipOutcome:
         """All per-clip quantities of one pair (cached)."""
-        key = self.clip_key(pred, gt)
+        hashes = self.input_hashes(pred, gt)
+        key = self.clip_key(hashes)
         cached = self.cache.get(key)
         if cached is not None:
             return ClipOutcome(gt.clip_id, cached, no_face=bool(cached["no_face"]))
@@ -226,8 +232,8 @@ class Evaluator:
         regions = {"full": (p_frames, g_frames)} if "full" in self.config.regions else {}
         if "face" in self.config.regions and track is not None:
             regions["face"] = (face_crops(p_frames, track, self.protocol), face_crops(g_frames, track, self.protocol))
-        shas = {"pred": file_sha256(pred.video), "gt": file_sha256(gt.video)}
-        track_id = file_sha256(gt.keypoints) if gt.keypoints else shas["gt"]
+        shas = {"pred": hashes["pred_video"], "gt": hashes["gt_video"]}
+        track_id = hashes["gt_keypoints"] or shas["gt"]
         out: dict[str, np.ndarray] = {}
         for region, (pf, gf) in regions.items():
             for side, frames in (("pred", pf), ("gt", gf)):

@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from eval.harness import EvalConfig, Evaluator
+from eval.harness import ClipOutcome, EvalConfig, Evaluator
 from eval.pairing import Pairing
 from eval.protocol import Protocol
-from eval.run import load_partial, merge_states, write_run
-from eval.harness import ClipOutcome
-from eval.run import assemble
+from eval.run import assemble, load_partial, merge_states, write_run
 from mmgt.errors import DataError, MMGTError
 
 

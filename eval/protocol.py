@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 PROTOCOL_VERSION = "1"
 REGIONS = ("full", "face")
@@ -37,12 +37,3 @@ class Protocol:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """Which metric families run on which regions."""
-
-    metrics: tuple[str, ...] = ("fid", "fvd", "kvd", "psnr", "ssim", "lpips", "sync", "fgd")
-    regions: tuple[str, ...] = REGIONS
-    extra: dict = field(default_factory=dict)

@@ -51,6 +51,8 @@ def package_info() -> dict:
 
 
 def environment() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
     import numpy
     import torch
 
@@ -63,8 +65,6 @@ def environment() -> dict:
         "threads": torch.get_num_threads(),
     }
     for pkg in ("scipy", "scikit-image", "lpips", "pytorch-fid", "syncnet-python", "av"):
-        from importlib.metadata import PackageNotFoundError, version
-
         try:
             env[pkg] = version(pkg)
         except PackageNotFoundError:
