@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@rm -f $(VENV)/.installed-*
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@# numba kernels cached by an older install may be mismatched pairs (numba#10128): start clean
+	@find $(VENV)/lib -path '*/librosa/*' -name '*.nb[ic]' -delete
 	@touch $@
 
 venv: $(STAMP)  ## create or update .venv (torch pinned by constraints.txt)

@@ -7,9 +7,14 @@ Deviation from EDGE: the start tempo for the beat tracker is estimated from the 
 
 from __future__ import annotations
 
+import functools
+import os
+import tempfile
 import warnings
+from types import ModuleType
 
 import numpy as np
+from filelock import FileLock
 
 from mmgt.features.timing import fit_frames
 from mmgt.video_io import FPS, resample
@@ -19,11 +24,33 @@ SAMPLE_RATE = FPS * HOP  # 12800: one hop per video frame
 DIM = 35
 
 
-def baseline_features(wav: np.ndarray, sample_rate: int, n_frames: int) -> np.ndarray:
-    """``(n_frames, 35)`` float32 features of a mono signal, frame k centred at k / 25 s."""
+NUMBA_LOCK = os.path.join(tempfile.gettempdir(), "mmgt-librosa-numba.lock")
+
+
+@functools.cache
+def import_librosa() -> ModuleType:
+    """librosa, with its numba-cached kernels compiled by one process at a time.
+
+    librosa's beat tracker and peak picker are ``guvectorize(cache=True)`` gufuncs, whose cache is two
+    files written separately; processes compiling them at once can pair files from different
+    processes, and every later call then segfaults (numba issue #10128). The first call in each
+    process compiles or loads every kernel the features use while holding a machine-wide lock.
+    """
     import librosa
 
-    y = resample(wav, sample_rate, SAMPLE_RATE) if sample_rate != SAMPLE_RATE else wav.astype(np.float32)
+    with FileLock(NUMBA_LOCK):
+        _features(librosa, np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32))
+    return librosa
+
+
+def baseline_features(wav: np.ndarray, sample_rate: int, n_frames: int) -> np.ndarray:
+    """``(n_frames, 35)`` float32 features of a mono signal, frame k centred at k / 25 s."""
+    y = resample(wav, sample_rate, SAMPLE_RATE) if sample_rate != SAMPLE_RATE else wav
+    return fit_frames(_features(import_librosa(), y.astype(np.float32)), n_frames)
+
+
+def _features(librosa: ModuleType, y: np.ndarray) -> np.ndarray:
+    """``(frames, 35)`` float32 features of a float32 signal at 12.8 kHz, one frame per hop."""
     envelope = librosa.onset.onset_strength(y=y, sr=SAMPLE_RATE, hop_length=HOP)
     mfcc = librosa.feature.mfcc(y=y, sr=SAMPLE_RATE, n_mfcc=20, hop_length=HOP).T
     with warnings.catch_warnings():  # CQT's decimated low octaves are shorter than n_fft; harmless
@@ -38,7 +65,7 @@ def baseline_features(wav: np.ndarray, sample_rate: int, n_frames: int) -> np.nd
     feat = np.concatenate(
         [envelope[:n, None], mfcc[:n], chroma[:n], _one_hot(peaks, n), _one_hot(beats, n)], axis=-1
     )
-    return fit_frames(feat.astype(np.float32), n_frames)
+    return feat.astype(np.float32)
 
 
 def _one_hot(indices: np.ndarray, n: int) -> np.ndarray:
