@@ -34,7 +34,8 @@ def import_librosa() -> ModuleType:
     librosa's beat tracker and peak picker are ``guvectorize(cache=True)`` gufuncs, whose cache is two
     files written separately; processes compiling them at once can pair files from different
     processes, and every later call then segfaults (numba issue #10128). The first call in each
-    process compiles or loads every kernel the features use while holding a machine-wide lock.
+    process compiles or loads every kernel the features use while holding a machine-wide lock; other
+    callers of librosa numba kernels (``yin``, ...) hold ``FileLock(NUMBA_LOCK)`` around their calls.
     """
     import librosa
 
