@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(DEPS_HASH)
 DATA   ?= data/synth
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv test test-slow test-all data reproduce-table1 reproduce-table2 reproduce-table3 \
+.PHONY: help venv lock test test-slow test-all data reproduce-table1 reproduce-table2 reproduce-table3 \
         bench bench-eval bench-stage1 report-stage1 sanity clean
 
 help:  ## list targets
@@ -26,7 +26,11 @@ $(STAMP): pyproject.toml constraints.txt
 	@find $(VENV)/lib -path '*/librosa/*' -name '*.nb[ic]' -delete
 	@touch $@
 
-venv: $(STAMP)  ## create or update .venv (torch pinned by constraints.txt)
+venv: $(STAMP)  ## create or update .venv (every version pinned by constraints.txt)
+
+lock: $(STAMP)  ## re-pin constraints.txt to the versions now in .venv (after a dependency change)
+	@{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.txt.new
+	@mv constraints.txt.new constraints.txt
 
 test: $(STAMP)  ## fast test suite (what CI runs)
 	$(PY) -m pytest -m "not slow" -n 2 --dist loadfile -q

@@ -45,6 +45,10 @@ class GaussianDiffusion:
             set_alpha_to_one=True,
             timestep_spacing="trailing",
         )
+        # DDIM with eta = 1 takes sqrt(1 - a_prev - sigma^2), which is >= 0 exactly but rounds below
+        # zero in float32 at t = 999 (a = 2.4e-9) and turns the sample into NaN: keep the products in
+        # float64 (0-d values, so the float32 samples stay float32)
+        self.scheduler.alphas_cumprod = self.scheduler.alphas_cumprod.to(torch.float64)
 
     def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
         return self.scheduler.add_noise(x0, noise, t)
@@ -74,18 +78,20 @@ class GaussianDiffusion:
 def guided_denoiser(model: SMGA, ref: Tensor, audio: Tensor, guidance: float) -> Denoiser:
     """Classifier-free guidance ``uncond + w * (cond - uncond)`` as one batched forward.
 
-    The audio encoder runs once (its output does not depend on the step); ``guidance == 1`` skips the
+    The audio conditioning (encoder, pooled vector, cross-attention keys/values of the audio tokens)
+    is computed once, since it does not depend on the step; ``guidance == 1`` skips the
     unconditional branch.
     """
     tokens = model.encode_audio(audio)
     b = ref.shape[0]
     if guidance == 1.0:
-        return lambda x, t: model(x, t, ref, audio_tokens=tokens)
+        condition = model.condition(audio_tokens=tokens)
+        return lambda x, t: model(x, t, ref, condition=condition)
     keep = torch.arange(2 * b, device=ref.device) < b
-    ref2, tokens2 = torch.cat([ref, ref]), torch.cat([tokens, tokens])
+    ref2, condition = torch.cat([ref, ref]), model.condition(keep=keep, audio_tokens=torch.cat([tokens, tokens]))
 
     def denoise(x: Tensor, t: Tensor) -> Tensor:
-        cond, uncond = model(torch.cat([x, x]), torch.cat([t, t]), ref2, keep=keep, audio_tokens=tokens2).chunk(2)
+        cond, uncond = model(torch.cat([x, x]), torch.cat([t, t]), ref2, condition=condition).chunk(2)
         return uncond + guidance * (cond - uncond)
 
     return denoise

@@ -16,12 +16,17 @@ cross-attention; time (sinusoidal -> MLP -> Mish) plus an MLP of the mean-pooled
 the FiLM vector. Classifier-free guidance: rows whose condition is dropped use learned null
 audio tokens and a learned null pooled vector instead. Rotary position embeddings act on the
 per-head queries and keys of every attention (audio tokens share the frame positions).
+
+Everything that depends on the audio but not on the diffusion step (the pooled vector and every
+cross-attention's keys and values of the audio tokens) is an :class:`AudioCondition`, computed once
+per window by :meth:`SMGA.condition`; per step only the two time tokens' keys and values are added.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +78,9 @@ class FiLM(nn.Module):
         return (scale + 1) * x + shift
 
 
+KeysValues = tuple[Tensor, Tensor]  # per-head keys (rotated) and values, each (B, heads, n, dim / heads)
+
+
 class Attention(nn.Module):
     """Multi-head attention with rotary embeddings on the per-head queries and keys."""
 
@@ -84,11 +92,17 @@ class Attention(nn.Module):
         self.to_kv = nn.Linear(dim, dim * 2)
         self.to_out = nn.Linear(dim, dim)
 
-    def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
-        context = x if context is None else context
-        q, k, v = (self.to_q(x), *self.to_kv(context).chunk(2, dim=-1))
-        q, k, v = (rearrange(t, "b n (h d) -> b h n d", h=self.heads) for t in (q, k, v))
-        q, k = self.rotary.rotate_queries_or_keys(q), self.rotary.rotate_queries_or_keys(k)
+    def keys_values(self, context: Tensor, offset: int = 0) -> KeysValues:
+        """Keys and values of ``context`` tokens at positions ``offset, offset + 1, ...``."""
+        k, v = (rearrange(t, "b n (h d) -> b h n d", h=self.heads) for t in self.to_kv(context).chunk(2, dim=-1))
+        return self.rotary.rotate_queries_or_keys(k, offset=offset), v
+
+    def forward(self, x: Tensor, context: Tensor | None = None, prefix: KeysValues | None = None) -> Tensor:
+        """Attend from ``x`` to ``context`` (default: ``x``), after the precomputed ``prefix`` tokens if given."""
+        k, v = self.keys_values(x if context is None else context, offset=0 if prefix is None else prefix[0].shape[-2])
+        if prefix is not None:
+            k, v = torch.cat([prefix[0], k], dim=-2), torch.cat([prefix[1], v], dim=-2)
+        q = self.rotary.rotate_queries_or_keys(rearrange(self.to_q(x), "b n (h d) -> b h n d", h=self.heads))
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
         return self.to_out(rearrange(out, "b h n d -> b n (h d)"))
 
@@ -123,9 +137,10 @@ class MotionBlock(nn.Module):
         self.film_self, self.film_cross = FiLM(cfg.dim), FiLM(cfg.dim)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: Tensor, tokens: Tensor, t: Tensor) -> Tensor:
+    def forward(self, x: Tensor, audio_kv: KeysValues, time_tokens: Tensor, t: Tensor) -> Tensor:
         x = x + self.film_self(self.drop(self.self_attn(self.norm_self(x))), t)
-        return x + self.film_cross(self.drop(self.cross_attn(self.norm_cross(x), tokens)), t)
+        attended = self.cross_attn(self.norm_cross(x), time_tokens, prefix=audio_kv)
+        return x + self.film_cross(self.drop(attended), t)
 
 
 class DecoderLayer(nn.Module):
@@ -138,8 +153,8 @@ class DecoderLayer(nn.Module):
         self.merge = feed_forward(cfg.dim, cfg.ff_dim, cfg.dropout)
         self.film_merge = FiLM(cfg.dim)
 
-    def forward(self, xs: list[Tensor], tokens: Tensor, t: Tensor) -> Tensor:
-        h = sum(block(x, tokens, t) for block, x in zip(self.streams, xs, strict=True))
+    def forward(self, xs: list[Tensor], audio_kv: list[KeysValues], time_tokens: Tensor, t: Tensor) -> Tensor:
+        h = sum(block(x, kv, time_tokens, t) for block, x, kv in zip(self.streams, xs, audio_kv, strict=True))
         return h + self.film_merge(self.merge(self.norm_merge(h)), t)
 
 
@@ -153,6 +168,13 @@ class SinusoidalEmbedding(nn.Module):
         freqs = torch.exp(-math.log(10000) * torch.arange(half, device=t.device) / (half - 1))
         args = t.float()[:, None] * freqs[None]
         return torch.cat([args.sin(), args.cos()], dim=-1)
+
+
+class AudioCondition(NamedTuple):
+    """The step-independent conditioning of a batch (see :meth:`SMGA.condition`)."""
+
+    pooled: Tensor  # (B, dim), added to the time FiLM vector
+    audio_kv: list[list[KeysValues]]  # [layer][stream]: the cross-attention's keys/values of the audio tokens
 
 
 class SMGA(nn.Module):
@@ -195,25 +217,36 @@ class SMGA(nn.Module):
         """Audio tokens ``(B, T, dim)``; independent of the diffusion step, so samplers reuse them."""
         return self.audio_encoder(self.audio_proj((audio - self.audio_mean) / self.audio_std))
 
-    def forward(
-        self, x: Tensor, t: Tensor, ref: Tensor, audio: Tensor | None = None,
-        keep: Tensor | None = None, audio_tokens: Tensor | None = None,
-    ) -> Tensor:
-        """Predict x0. ``keep`` (B,) bool: rows with False use the null audio embeddings.
+    def condition(
+        self, audio: Tensor | None = None, keep: Tensor | None = None, audio_tokens: Tensor | None = None,
+    ) -> AudioCondition:
+        """Step-independent conditioning from raw ``audio`` (B, T, audio_dim) or ``audio_tokens``.
 
-        Pass either raw ``audio`` (B, T, audio_dim) or precomputed ``audio_tokens``.
+        ``keep`` (B,) bool: rows with False use the null audio embeddings (classifier-free guidance).
         """
-        b, n = x.shape[:2]
         tokens = self.encode_audio(audio) if audio_tokens is None else audio_tokens
-        keep = torch.ones(b, dtype=torch.bool, device=x.device) if keep is None else keep
+        b, n = tokens.shape[:2]
+        keep = torch.ones(b, dtype=torch.bool, device=tokens.device) if keep is None else keep
         tokens = torch.where(keep[:, None, None], tokens, self.null_tokens[:, :n].to(tokens.dtype))
         pooled = torch.where(keep[:, None], self.pooled_mlp(tokens.mean(dim=1)), self.null_pooled.to(tokens.dtype))
+        normed = self.norm_tokens(tokens)  # per token, so equal to normalising [tokens, time tokens] together
+        audio_kv = [[block.cross_attn.keys_values(normed) for block in layer.streams] for layer in self.layers]
+        return AudioCondition(pooled, audio_kv)
+
+    def forward(
+        self, x: Tensor, t: Tensor, ref: Tensor, audio: Tensor | None = None,
+        keep: Tensor | None = None, audio_tokens: Tensor | None = None, condition: AudioCondition | None = None,
+    ) -> Tensor:
+        """Predict x0 from ``x`` (B, T, 402), ``t`` (B,) and the reference pose ``ref`` (B, 402).
+
+        The audio comes as a precomputed ``condition`` or as :meth:`condition`'s arguments.
+        """
+        cond = self.condition(audio, keep, audio_tokens) if condition is None else condition
         t_hidden = self.time_mlp(t)
-        t_cond = self.to_time_cond(t_hidden) + pooled
-        t_tokens = rearrange(self.to_time_tokens(t_hidden), "b (r d) -> b r d", r=2)
-        context = self.norm_tokens(torch.cat([tokens, t_tokens], dim=1))
+        t_cond = self.to_time_cond(t_hidden) + cond.pooled
+        time_tokens = self.norm_tokens(rearrange(self.to_time_tokens(t_hidden), "b (r d) -> b r d", r=2))
         xs = [proj(s) for proj, s in zip(self.input_proj, self.stream_inputs(x, ref), strict=True)]
-        for layer in self.layers:
-            h = layer(xs, context, t_cond)
+        for layer, audio_kv in zip(self.layers, cond.audio_kv, strict=True):
+            h = layer(xs, audio_kv, time_tokens, t_cond)
             xs = [h] * len(xs)
         return self.to_pose(h)

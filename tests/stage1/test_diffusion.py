@@ -31,7 +31,7 @@ def test_ddim_times_are_edge_trailing_times():
 def test_add_noise_is_closed_form():
     d = GaussianDiffusion()
     x0, noise, t = torch.randn(3, 5, 7), torch.randn(3, 5, 7), torch.tensor([0, 500, 999])
-    ab = d.scheduler.alphas_cumprod[t].view(3, 1, 1)
+    ab = d.scheduler.alphas_cumprod[t].view(3, 1, 1).float()
     assert torch.allclose(d.add_noise(x0, noise, t), ab.sqrt() * x0 + (1 - ab).sqrt() * noise, atol=1e-6)
 
 

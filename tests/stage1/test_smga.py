@@ -7,7 +7,7 @@ import torch
 
 from mmgt import keypoints as K
 from mmgt.stage1.config import load_config
-from mmgt.stage1.smga import SMGA, SMGAConfig, split_streams
+from mmgt.stage1.smga import SMGA, Attention, SMGAConfig, split_streams
 
 from .helpers import TINY, inputs, make
 
@@ -93,6 +93,25 @@ def test_precomputed_audio_tokens_match_raw_audio():
     x, t, ref, audio = inputs()
     tokens = model.encode_audio(audio)
     assert torch.allclose(model(x, t, ref, audio), model(x, t, ref, audio_tokens=tokens), atol=1e-6)
+
+
+def test_one_audio_condition_serves_every_step():
+    model = make()
+    x, t, ref, audio = inputs()
+    keep = torch.tensor([True, False])
+    condition = model.condition(audio, keep)
+    for step in (t, t.flip(0), torch.full_like(t, 999)):
+        assert torch.allclose(model(x, step, ref, condition=condition), model(x, step, ref, audio, keep), atol=1e-6)
+
+
+def test_cached_prefix_keys_equal_attention_over_the_whole_context():
+    torch.manual_seed(0)
+    attn = Attention(32, heads=4, dropout=0.0).eval()
+    x, context = torch.randn(2, 10, 32), torch.randn(2, 12, 32)
+    whole = attn(x, context)
+    cached = attn(x, context[:, 9:], prefix=attn.keys_values(context[:, :9]))
+    assert torch.allclose(whole, cached, atol=1e-6)
+    assert not torch.allclose(whole, attn(x, context[:, 9:], prefix=attn.keys_values(context[:, :9], offset=3)), atol=1e-3)
 
 
 def test_audio_standardisation_is_applied():
