@@ -73,8 +73,9 @@ class ExtractorSet:
         return {n: {"weights": self.get(n).weights, "untrained": self.get(n).untrained} for n in names}
 
     def fingerprint(self, metrics) -> dict:
-        """What changes cached contributions: each needed extractor's weights identity."""
-        return {n: v["weights"] for n, v in self.provenance_all(metrics).items()}
+        """What changes cached features and contributions: each needed extractor's weights, preprocessing and layout."""
+        return {n: [p["weights"], p["preprocessing"], p["layout"]]
+                for n, p in ((n, self.get(n).provenance()) for n in self.provenance_all(metrics))}
 
     # ----- features ------------------------------------------------------------------------
     def inception(self, frames: np.ndarray, batch_size: int) -> np.ndarray:

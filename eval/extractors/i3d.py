@@ -31,6 +31,7 @@ class I3DExtractor(BatchedExtractor):
     weights_name = "i3d-400"
     preprocessing = "16-frame clips; bilinear 224 align_corners=False no-antialias; 2x/255-1; logits mean over time"
     dim = 400
+    memory_format = torch.channels_last_3d
 
     @classmethod
     def build(cls) -> InceptionI3d:

