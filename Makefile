@@ -33,7 +33,7 @@ lock: $(STAMP)  ## re-pin constraints.txt to the versions now in .venv (after a 
 	@mv constraints.txt.new constraints.txt
 
 test: $(STAMP)  ## fast test suite (what CI runs)
-	$(PY) -m pytest -m "not slow" -n 2 --dist loadfile -q
+	$(PY) -m pytest -m "not slow" -n 2 --dist loadfile -q --durations=10
 
 test-slow: $(STAMP)  ## slow tests only
 	$(PY) -m pytest -m slow -q

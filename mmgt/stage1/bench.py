@@ -8,6 +8,11 @@ Cases: presets (paper, tiny, edge-paper, edge-tiny) x threads x precision (fp32,
 The load average at the start of each case is recorded: this machine is shared, and other work
 running at the same time slows every number down.
 
+Each case also counts its floating-point work (torch's ``FlopCounterMode`` over one whole window:
+conditioning plus every guided step) and the file records this CPU's matrix-multiply throughput at
+the decoder's own shapes, so ``gflop_per_window / gemm_gflops`` is the least time any
+implementation of the same computation could take here.
+
     python -m mmgt.stage1.bench --out results/bench
 """
 
@@ -52,7 +57,10 @@ def time_case(preset: str, threads: int, precision: str, repeats: int) -> dict:
             denoise = guided_denoiser(model, ref, audio, cfg.diffusion.guidance)
             diffusion.sample(denoise, (1, cfg.model.horizon, cfg.model.pose_dim), torch.Generator().manual_seed(0))
 
-    generate()
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        generate()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -64,6 +72,8 @@ def time_case(preset: str, threads: int, precision: str, repeats: int) -> dict:
         "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "sample_steps": cfg.diffusion.sample_steps, "guidance": cfg.diffusion.guidance, "frames": cfg.model.horizon,
         "seconds_per_window": round(seconds, 3), "all_runs_s": [round(t, 3) for t in times],
+        "gflop_per_window": round(counter.get_total_flops() / 1e9, 1),
+        "achieved_gflops": round(counter.get_total_flops() / 1e9 / seconds, 1),
         "real_time_factor": round(seconds / REAL_TIME_S, 3), "faster_than_real_time": seconds < REAL_TIME_S,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_average_1min_at_start": round(load, 2),
@@ -82,6 +92,18 @@ def time_features(threads: int) -> dict:
     return {"features": "baseline (35-d librosa)", "seconds_per_window": round(time.perf_counter() - start, 3)}
 
 
+def gemm_gflops(threads: int, rows: int = 160, dim: int = 512, repeats: int = 2000) -> float:
+    """fp32 matrix-multiply GFLOP/s at the paper decoder's shapes (2 x 80 tokens by 512 x 512)."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(rows, dim), torch.randn(dim, dim)
+    for _ in range(repeats // 10):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return round(2 * rows * dim * dim * repeats / (time.perf_counter() - start) / 1e9, 1)
+
+
 def run_isolated(args: list[str]) -> dict:
     """Run one case in a fresh interpreter and parse its JSON line."""
     proc = subprocess.run([sys.executable, "-m", "mmgt.stage1.bench", *args], capture_output=True, text=True, check=True)
@@ -92,17 +114,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("results/bench"))
     parser.add_argument("--presets", default=",".join(PRESETS))
-    parser.add_argument("--threads", default="1", help="comma-separated torch thread counts (2 oversubscribes a busy 2-core machine)")
+    parser.add_argument("--threads", default="1,2", help="comma-separated torch thread counts (2 oversubscribes a busy 2-core machine)")
     parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--case", nargs=3, metavar=("PRESET", "THREADS", "PRECISION"), help=argparse.SUPPRESS)
     parser.add_argument("--features", type=int, metavar="THREADS", help=argparse.SUPPRESS)
+    parser.add_argument("--gemm", type=int, metavar="THREADS", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.case:
         print(json.dumps(time_case(args.case[0], int(args.case[1]), args.case[2], args.repeats)))
         return
     if args.features:
         print(json.dumps(time_features(args.features)))
+        return
+    if args.gemm:
+        print(json.dumps(gemm_gflops(args.gemm)))
         return
     cases = []
     for preset in args.presets.split(","):
@@ -118,7 +144,10 @@ def main(argv: list[str] | None = None) -> None:
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__},
         "cases": cases,
         "features": run_isolated(["--features", "1"]),
+        "gemm_gflops": {t: run_isolated(["--gemm", t]) for t in args.threads.split(",")},
     }
+    for case in cases:  # the least time the same arithmetic could take on this CPU
+        case["floor_seconds"] = round(case["gflop_per_window"] / report["gemm_gflops"][str(case["threads"])], 2)
     args.out.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out / "stage1.json") as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n")
