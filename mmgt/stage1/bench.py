@@ -4,7 +4,7 @@ Each case runs in a fresh subprocess (so ``ru_maxrss`` is that case's peak): a r
 model of the preset's architecture (speed does not depend on the weight values) samples one
 80-frame window with the preset's DDIM steps and guidance, after one warm-up run; the median of
 ``--repeats`` runs is reported. Audio feature extraction is timed separately on the same 3.2 s.
-Cases: presets (paper, tiny, edge-paper, edge-tiny) x threads x precision (fp32, bf16 autocast).
+Cases: presets (paper, tiny, edge-paper, edge-tiny) x threads (1, 2) x precision (fp32; bf16 autocast on request).
 The load average at the start of each case is recorded: this machine is shared, and other work
 running at the same time slows every number down.
 
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("results/bench"))
     parser.add_argument("--presets", default=",".join(PRESETS))
     parser.add_argument("--threads", default="1,2", help="comma-separated torch thread counts (2 oversubscribes a busy 2-core machine)")
-    parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--precisions", default="fp32", help="comma-separated: fp32, bf16 (autocast; slow on CPUs without native bf16)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--case", nargs=3, metavar=("PRESET", "THREADS", "PRECISION"), help=argparse.SUPPRESS)
     parser.add_argument("--features", type=int, metavar="THREADS", help=argparse.SUPPRESS)
