@@ -68,14 +68,18 @@ class ExtractorSet:
         e = self.get(ext)
         return {"extractor": e.name, "weights": e.weights, "untrained": e.untrained}
 
+    @staticmethod
+    def extractor_names(metrics) -> list[str]:
+        """The networks ``metrics`` need, sorted."""
+        return sorted({METRIC_EXTRACTOR[m] for m in metrics if METRIC_EXTRACTOR.get(m)})
+
     def provenance_all(self, metrics) -> dict:
-        names = sorted({METRIC_EXTRACTOR[m] for m in metrics if METRIC_EXTRACTOR.get(m)})
-        return {n: {"weights": self.get(n).weights, "untrained": self.get(n).untrained} for n in names}
+        return {n: {"weights": self.get(n).weights, "untrained": self.get(n).untrained} for n in self.extractor_names(metrics)}
 
     def fingerprint(self, metrics) -> dict:
         """What changes cached features and contributions: each needed extractor's weights, preprocessing and layout."""
-        return {n: [p["weights"], p["preprocessing"], p["layout"]]
-                for n, p in ((n, self.get(n).provenance()) for n in self.provenance_all(metrics))}
+        provenance = {n: self.get(n).provenance() for n in self.extractor_names(metrics)}
+        return {n: [p["weights"], p["preprocessing"], p["layout"]] for n, p in provenance.items()}
 
     # ----- features ------------------------------------------------------------------------
     def inception(self, frames: np.ndarray, batch_size: int) -> np.ndarray:
