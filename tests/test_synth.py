@@ -136,14 +136,12 @@ def test_gestures_and_nods_follow_stress(intervals: list[gen.Interval]) -> None:
 
 
 def test_voice_pitch_matches_the_speaker(intervals: list[gen.Interval]) -> None:
-    from filelock import FileLock
-
-    from mmgt.features.librosa_baseline import NUMBA_LOCK, import_librosa
+    from mmgt.features.librosa_baseline import import_librosa, numba_lock
 
     librosa = import_librosa()
     medians = []
     for it in intervals:
-        with FileLock(NUMBA_LOCK):  # yin compiles a float64 numba kernel that other workers share
+        with numba_lock:  # yin compiles a float64 numba kernel that other workers share
             f0 = librosa.yin(it.audio.astype(np.float64), fmin=60, fmax=400, sr=it.sample_rate, frame_length=1024, hop_length=640)
         loud = it.signals.envelope[: len(f0)] > 0.6
         medians.append(float(np.median(f0[: len(loud)][loud])))

@@ -24,7 +24,8 @@ SAMPLE_RATE = FPS * HOP  # 12800: one hop per video frame
 DIM = 35
 
 
-NUMBA_LOCK = os.path.join(tempfile.gettempdir(), "mmgt-librosa-numba.lock")
+# one machine-wide lock object per process (a FileLock object is re-entrant; two objects on one file are not)
+numba_lock = FileLock(os.path.join(tempfile.gettempdir(), "mmgt-librosa-numba.lock"))
 
 
 @functools.cache
@@ -35,11 +36,11 @@ def import_librosa() -> ModuleType:
     files written separately; processes compiling them at once can pair files from different
     processes, and every later call then segfaults (numba issue #10128). The first call in each
     process compiles or loads every kernel the features use while holding a machine-wide lock; other
-    callers of librosa numba kernels (``yin``, ...) hold ``FileLock(NUMBA_LOCK)`` around their calls.
+    callers of librosa numba kernels (``yin``, ...) hold ``numba_lock`` around their calls.
     """
     import librosa
 
-    with FileLock(NUMBA_LOCK):
+    with numba_lock:
         _features(librosa, np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32))
     return librosa
 
