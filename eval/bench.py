@@ -35,6 +35,7 @@ from eval.protocol import Protocol
 from eval.regions import face_crops, mouth_crops, resize_frames, track_from_keypoints
 from eval.run import evaluate
 from mmgt.data.layout import Split, load_keypoints
+from mmgt.flops import gemm_gflops, gflop
 from mmgt.methods import get_method, run_method
 from mmgt.video_io import read_audio, read_video
 
@@ -75,6 +76,15 @@ def pytorch_fid_inception(ev: Evaluator) -> torch.nn.Module:
     torch.save(state | fc, home / "hub" / "checkpoints" / FID_WEIGHTS_URL.rsplit("/", 1)[-1])
     os.environ["TORCH_HOME"] = str(home)
     return InceptionV3([3]).eval()
+
+
+def package_network(name: str, ev: Evaluator) -> torch.nn.Module:
+    """Extractor ``name``'s network with the run's weights, as its package runs it (not folded, contiguous)."""
+    from eval import extractors
+    from mmgt.weights import WeightsStore
+
+    return extractors.create(name, WeightsStore(ev.config.weights_dir), allow_untrained=ev.config.allow_untrained,
+                             inference_form=False).net
 
 
 def reference_tools(pred: Path, data: Path, ev: Evaluator) -> tuple[dict, dict]:
@@ -127,9 +137,9 @@ def reference_tools(pred: Path, data: Path, ev: Evaluator) -> tuple[dict, dict]:
     values |= {k: float(np.mean(v)) for k, v in scores.items()}
     seconds["skimage"] = time.perf_counter() - start
 
-    # lpips package, frame by frame (same network object as ours)
+    # lpips package, frame by frame (same weights as ours, as the package runs them)
     start = time.perf_counter()
-    net = ev.extractors.get("lpips-alex").net
+    net = package_network("lpips-alex", ev)
     per = {r: [] for r in ("full", "face")}
     with torch.no_grad():
         for clip in clips:
@@ -143,7 +153,7 @@ def reference_tools(pred: Path, data: Path, ev: Evaluator) -> tuple[dict, dict]:
 
     # syncnet-python: SyncNetInstance.evaluate on frames written to disk, per clip
     start = time.perf_counter()
-    sync_net = ev.extractors.get("syncnet").net
+    sync_net = package_network("syncnet", ev)
     instance = SyncNetInstance(sync_net, device="cpu")
     confs, dists, offsets = [], [], []
     for clip in clips:
@@ -159,6 +169,43 @@ def reference_tools(pred: Path, data: Path, ev: Evaluator) -> tuple[dict, dict]:
     values |= {"lip/sync_c": float(np.mean(confs)), "lip/sync_d": float(np.mean(dists)), "lip/av_offset": float(np.mean(offsets))}
     seconds["syncnet-python"] = time.perf_counter() - start
     return values, seconds
+
+
+def network_gflop(ev: Evaluator) -> dict[str, float]:
+    """GFLOP of one unit of each network the reference metrics run: an Inception frame, an LPIPS
+    frame pair at 256x256, a SyncNet 5-frame window (lip and audio streams)."""
+    inception, lpips_net, syncnet = (ev.extractors.get(n) for n in ("inception", "lpips-alex", "syncnet"))
+    frame = torch.zeros(1, 3, 256, 256)
+    return {
+        "inception": gflop(lambda: inception.net(torch.zeros(1, 3, 299, 299))),
+        "lpips": gflop(lambda: lpips_net(frame, frame)),
+        "syncnet": gflop(lambda: (syncnet.net.forward_lip(torch.zeros(1, 3, 5, 224, 224)),
+                                  syncnet.net.forward_aud(torch.zeros(1, 1, 13, 20)))),
+    }
+
+
+def network_floor(ev: Evaluator, results: dict, data: Path, gemm: float) -> dict:
+    """The least time the suite's network forwards can take here: their GFLOP at this CPU's peak GEMM rate.
+
+    Cold, Inception runs on every frame of both sides in both regions; with the GT features cached,
+    on the prediction's only. LPIPS runs on every frame pair of both regions, SyncNet on every window.
+    Decoding, SSIM, PSNR and the Frechet distance are left out, so the true floor is higher still.
+    """
+    from eval.extractors.syncnet import n_windows
+
+    per_unit = network_gflop(ev)
+    m = results["metrics"]
+    windows = sum(n_windows(c.record.frame_end - c.record.frame_start, len(read_audio(c.audio_path)))
+                  for c in Split(data).clips("test"))
+    units = {"inception_pred": sum(m[r]["fid"]["n_pred"] for r in ("full", "face")),
+             "inception_gt": sum(m[r]["fid"]["n_gt"] for r in ("full", "face")),
+             "lpips": sum(m[r]["lpips"]["n_frames"] for r in ("full", "face")), "syncnet": windows}
+    shared = per_unit["lpips"] * units["lpips"] + per_unit["syncnet"] * units["syncnet"]
+    warm = per_unit["inception"] * units["inception_pred"] + shared
+    cold = warm + per_unit["inception"] * units["inception_gt"]
+    return {"gemm_gflops": gemm, "gflop_per_unit": {k: round(v, 3) for k, v in per_unit.items()}, "units": units,
+            "gflop_cold": round(cold, 1), "gflop_gt_cached": round(warm, 1),
+            "floor_seconds_cold": round(cold / gemm, 1), "floor_seconds_gt_cached": round(warm / gemm, 1)}
 
 
 def main(
@@ -180,6 +227,8 @@ def main(
     warm, t_warm, fwd_warm = suite(pred, data, REFERENCE_METRICS, warm_cache, encoder)
     ev = Evaluator(EvalConfig(pred=pred, gt=data, metrics=REFERENCE_METRICS, allow_untrained=True, cache_dir=None))
     ref_values, ref_seconds = reference_tools(pred, data, ev)
+    floor = network_floor(ev, sub, data, gemm_gflops(torch.get_num_threads()))
+    ref_total = sum(ref_seconds.values())
     ours = metric_values(sub)
     compare = {k: {"ours": ours.get(k), "reference": v,
                    "abs_diff": None if ours.get(k) is None else abs(ours[k] - v)} for k, v in ref_values.items()}
@@ -194,9 +243,12 @@ def main(
                                     "wall_over_forward": t_sub / max(sum(fwd_sub.values()), 1e-9)},
         "suite_reference_metrics_gt_cached": {"seconds": t_warm, "forward_seconds": fwd_warm,
                                               "values_equal_cold": metric_values(warm) == ours},
-        "reference_tools": {"seconds": sum(ref_seconds.values()), "per_tool": ref_seconds},
-        "speedup": sum(ref_seconds.values()) / t_sub,
-        "speedup_gt_cached": sum(ref_seconds.values()) / t_warm,
+        "reference_tools": {"seconds": ref_total, "per_tool": ref_seconds},
+        "speedup": ref_total / t_sub,
+        "speedup_gt_cached": ref_total / t_warm,
+        "network_floor": floor,
+        "speedup_ceiling": ref_total / floor["floor_seconds_cold"],
+        "speedup_ceiling_gt_cached": ref_total / floor["floor_seconds_gt_cached"],
         "values": compare,
         "note": "I3D, AlexNet and SyncNet run seeded random init here (weights absent): timings are real, "
                 "their values only check equality between the two paths.",
@@ -216,6 +268,12 @@ def main(
         f"Suite wall time / sum of its network forward passes: **{report['suite_reference_metrics']['wall_over_forward']:.2f}** "
         f"(all metrics: {report['suite_all_metrics']['wall_over_forward']:.2f}; target <= 1.3).", "",
         "Per reference tool (s): " + ", ".join(f"{k} {v:.1f}" for k, v in ref_seconds.items()), "",
+        f"Floor: the network forwards alone are {floor['gflop_cold']:.0f} GFLOP cold ({floor['gflop_gt_cached']:.0f} with GT "
+        f"features cached); at this CPU's peak fp32 GEMM rate ({floor['gemm_gflops']} GFLOP/s, 2048x2048 matmul) they "
+        f"need at least {floor['floor_seconds_cold']:.0f} s ({floor['floor_seconds_gt_cached']:.0f} s), so no implementation "
+        f"of the same networks can be more than **{report['speedup_ceiling']:.2f}x** ({report['speedup_ceiling_gt_cached']:.2f}x) "
+        "faster than the separate tools on this machine. Per unit (GFLOP): "
+        + ", ".join(f"{k} {v}" for k, v in floor["gflop_per_unit"].items()) + ".", "",
         "| value | ours | reference | abs diff |", "|---|---|---|---|",
         *[f"| {k} | {v['ours']} | {v['reference']} | {v['abs_diff']} |" for k, v in compare.items()], "",
         report["note"], "",

@@ -41,9 +41,11 @@ def extractor_class(name: str) -> type[Extractor]:
 
 
 def create(name: str, store: WeightsStore | None = None, *, allow_untrained: bool = False,
-           device: str | torch.device = "cpu", seed: int = 0) -> Extractor:
-    """Load extractor ``name`` with real weights, or a seeded random init when allowed and they are missing."""
-    return extractor_class(name).load(store, allow_untrained=allow_untrained, device=device, seed=seed)
+           device: str | torch.device = "cpu", seed: int = 0, inference_form: bool = True) -> Extractor:
+    """Load extractor ``name`` with real weights, or a seeded random init when allowed and they are missing
+    (in inference form unless ``inference_form=False``: see :meth:`Extractor.load`)."""
+    return extractor_class(name).load(store, allow_untrained=allow_untrained, device=device, seed=seed,
+                                      inference_form=inference_form)
 
 
 def describe(weights_dir: str | Path | None = None) -> str:

@@ -15,6 +15,7 @@ from typing import ClassVar, Self
 
 import numpy as np
 import torch
+from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from mmgt.errors import WeightsMissingError
 from mmgt.weights import WeightsStore
@@ -44,15 +45,31 @@ class Extractor(ABC):
     name: ClassVar[str]
     weights_name: ClassVar[str]  # entry in mmgt.weights.MANIFEST
     preprocessing: ClassVar[str]  # recorded in results and in cache keys
-    # layout of conv weights and inputs: channels-last runs oneDNN's faster kernels on CPU (1.4-1.6x for
-    # Inception and I3D here) and changes features only by float32 rounding (~5e-7 relative)
-    memory_format: ClassVar[torch.memory_format] = torch.contiguous_format
+    # layout of conv weights and inputs in inference form: channels-last runs oneDNN's faster kernels on
+    # CPU (1.4-2x for Inception, I3D, LPIPS's AlexNet and SyncNet's lip stream here)
+    fast_memory_format: ClassVar[torch.memory_format] = torch.contiguous_format
+    # module types whose forward is bn(layer(x)), with the (layer, bn) attribute names, for fold_batchnorm
+    conv_then_bn: ClassVar[dict[type[torch.nn.Module], tuple[str, str]]] = {}
 
     def __init__(self, net: torch.nn.Module, weights: str, source: str, device: str | torch.device = "cpu"):
         self.device = torch.device(device)
-        self.net = net.to(self.device, memory_format=self.memory_format).eval().requires_grad_(False)
+        self.net = net.to(self.device).eval().requires_grad_(False)
         self.weights = weights  # sha256 of the weights file, or "random-init"
         self.source = source  # which file (or package file) the weights came from
+        self.memory_format = torch.contiguous_format  # of the weights and the inputs, as the net runs now
+        self.layout = layout_name(self.memory_format, folded=0)
+
+    def to_inference_form(self) -> Self:
+        """Fold every eval BatchNorm into the layer before it and lay weights out in ``fast_memory_format``.
+
+        The features change only by float32 rounding (~1e-6 relative); ``layout`` in the provenance (and
+        so the feature-cache key) records the form. ``load`` returns extractors in this form.
+        """
+        folded = fold_batchnorm(self.net, self.conv_then_bn)
+        self.fast_part(self.net).to(memory_format=self.fast_memory_format)
+        self.memory_format = self.fast_memory_format
+        self.layout = layout_name(self.memory_format, folded)
+        return self
 
     @property
     def untrained(self) -> bool:
@@ -62,7 +79,12 @@ class Extractor(ABC):
         """What results.json records about this extractor."""
         return {"extractor": self.name, "weights": self.weights, "untrained": self.untrained,
                 "source": self.source, "preprocessing": self.preprocessing,
-                "layout": str(self.memory_format).removeprefix("torch.")}
+                "layout": self.layout}
+
+    @classmethod
+    def fast_part(cls, net: torch.nn.Module) -> torch.nn.Module:
+        """The part of ``net`` laid out in ``fast_memory_format`` (and fed inputs in it): all of it by default."""
+        return net
 
     @classmethod
     def build(cls) -> torch.nn.Module:
@@ -94,17 +116,22 @@ class Extractor(ABC):
 
     @classmethod
     def load(cls, store: WeightsStore | None = None, *, allow_untrained: bool = False,
-             device: str | torch.device = "cpu", seed: int = 0) -> Self:
-        """Real weights; when they are missing and ``allow_untrained``, a random init seeded by ``seed``."""
+             device: str | torch.device = "cpu", seed: int = 0, inference_form: bool = True) -> Self:
+        """Real weights; when they are missing and ``allow_untrained``, a random init seeded by ``seed``.
+
+        ``inference_form=False`` keeps the network exactly as its reference package runs it (for
+        reference-equivalence checks); the default runs it folded and channels-last.
+        """
         try:
-            return cls.from_weights(store or WeightsStore(), device)
+            extractor = cls.from_weights(store or WeightsStore(), device)
         except WeightsMissingError as exc:
             if not allow_untrained:
                 raise
             warnings.warn(f"{exc}; using a seeded random-init {cls.name}: its values are NOT real metric values",
                           UntrainedExtractorWarning, stacklevel=2)
-        with seeded(seed):
-            return cls.random_init(device)
+            with seeded(seed):
+                extractor = cls.random_init(device)
+        return extractor.to_inference_form() if inference_form else extractor
 
 
 class BatchedExtractor(Extractor):
@@ -122,6 +149,45 @@ class BatchedExtractor(Extractor):
         out = [self.net(self.preprocess(inputs[part]).contiguous(memory_format=self.memory_format)).cpu()
                for part in batches(len(inputs), batch_size)]
         return torch.cat(out).numpy() if out else np.zeros((0, self.dim), np.float32)
+
+
+def fold_batchnorm(net: torch.nn.Module, conv_then_bn: dict[type[torch.nn.Module], tuple[str, str]]) -> int:
+    """Fold, in place, each eval-mode BatchNorm that directly follows a convolution or linear layer.
+
+    Two patterns are folded: neighbours in an ``nn.Sequential``, and a module of a type in
+    ``conv_then_bn``, whose forward applies the named BatchNorm straight to the named layer's output
+    (torchvision's ``BasicConv2d`` in pytorch-fid's Inception, I3D's ``Unit3D``). The BatchNorm
+    becomes ``nn.Identity``. Returns how many were folded.
+    """
+    folded = 0
+    for module in list(net.modules()):
+        if isinstance(module, torch.nn.Sequential):
+            names = list(module._modules)
+            pairs = list(zip(names, names[1:]))
+        else:
+            pairs = [conv_then_bn[type(module)]] if type(module) in conv_then_bn else []
+        for layer_name, bn_name in pairs:
+            layer, bn = getattr(module, layer_name, None), getattr(module, bn_name, None)
+            fuse = FUSE.get((type(layer), type(bn)))
+            if fuse is not None and bn.track_running_stats and not bn.training:
+                setattr(module, layer_name, fuse(layer, bn))
+                setattr(module, bn_name, torch.nn.Identity())
+                folded += 1
+    return folded
+
+
+FUSE = {
+    (torch.nn.Conv1d, torch.nn.BatchNorm1d): fuse_conv_bn_eval,
+    (torch.nn.Conv2d, torch.nn.BatchNorm2d): fuse_conv_bn_eval,
+    (torch.nn.Conv3d, torch.nn.BatchNorm3d): fuse_conv_bn_eval,
+    (torch.nn.Linear, torch.nn.BatchNorm1d): fuse_linear_bn_eval,
+}
+
+
+def layout_name(memory_format: torch.memory_format, folded: int) -> str:
+    """How a network runs, for provenance: its memory format, and whether BatchNorms were folded."""
+    name = str(memory_format).removeprefix("torch.")
+    return f"{name}; batchnorm folded" if folded else name
 
 
 def variance_preserving(net: torch.nn.Module) -> torch.nn.Module:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from eval.extractors.base import BatchedExtractor
-from eval.extractors.i3d_net import InceptionI3d
+from eval.extractors.i3d_net import InceptionI3d, Unit3D
 
 SIZE = 224
 WINDOW = 16
@@ -31,7 +31,8 @@ class I3DExtractor(BatchedExtractor):
     weights_name = "i3d-400"
     preprocessing = "16-frame clips; bilinear 224 align_corners=False no-antialias; 2x/255-1; logits mean over time"
     dim = 400
-    memory_format = torch.channels_last_3d
+    fast_memory_format = torch.channels_last_3d
+    conv_then_bn = {Unit3D: ("conv3d", "bn")}
 
     @classmethod
     def build(cls) -> InceptionI3d:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 import torchvision
 from pytorch_fid.inception import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
 from torch import nn
+from torchvision.models.inception import BasicConv2d
 
 from eval.extractors.base import BatchedExtractor
 from mmgt.errors import WeightsMissingError
@@ -56,7 +57,8 @@ class InceptionExtractor(BatchedExtractor):
     weights_name = WEIGHTS
     preprocessing = "rgb/255; bilinear 299 align_corners=False no-antialias; 2x-1; pool3 2048"
     dim = 2048
-    memory_format = torch.channels_last
+    fast_memory_format = torch.channels_last
+    conv_then_bn = {BasicConv2d: ("conv", "bn")}
 
     @classmethod
     def build(cls) -> nn.Sequential:

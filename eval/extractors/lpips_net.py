@@ -35,6 +35,7 @@ class LPIPSExtractor(Extractor):
     name = "lpips-alex"
     weights_name = "alexnet"
     preprocessing = "lpips 0.1.4 alex v0.1; inputs in [-1, 1]; spatial mean"
+    fast_memory_format = torch.channels_last
 
     @classmethod
     def build(cls) -> lpips.LPIPS:
@@ -64,4 +65,5 @@ class LPIPSExtractor(Extractor):
     @torch.inference_mode()
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``(n,)`` distances between ``(n, 3, H, W)`` batches in [-1, 1]."""
-        return self.net(x.to(self.device), y.to(self.device)).reshape(-1)
+        x, y = (v.to(self.device).contiguous(memory_format=self.memory_format) for v in (x, y))
+        return self.net(x, y).reshape(-1)

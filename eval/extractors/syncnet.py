@@ -13,6 +13,7 @@ import numpy as np
 import python_speech_features
 import torch
 from syncnet_python.SyncNetModel import S
+from torch import nn
 
 from eval.extractors.base import Extractor, batches
 from eval.metrics.sync import VSHIFT, offset_distances
@@ -41,9 +42,16 @@ class SyncNetExtractor(Extractor):
     weights_name = "syncnet-v2"
     preprocessing = "224x224 mouth crops BGR 0-255; 5-frame windows; python_speech_features mfcc int16 scale"
 
+    fast_memory_format = torch.channels_last_3d
+
     @classmethod
     def build(cls) -> S:
         return S()
+
+    @classmethod
+    def fast_part(cls, net: S) -> nn.Module:
+        """The lip stream (3-D convolutions, 2x faster channels-last here); the tiny audio stream stays as built."""
+        return net.netcnnlip
 
     @torch.inference_mode()
     def features(self, crops: np.ndarray, wav: np.ndarray, batch_size: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,7 +64,8 @@ class SyncNetExtractor(Extractor):
         lip, aud = [], []
         for part in batches(n, batch_size):
             starts = range(part.start, part.stop)
-            lip.append(self.net.forward_lip(torch.stack([video[:, i:i + WINDOW] for i in starts]).to(self.device)))
+            lips = torch.stack([video[:, i:i + WINDOW] for i in starts]).to(self.device)
+            lip.append(self.net.forward_lip(lips.contiguous(memory_format=self.memory_format)))
             span = WINDOW * MFCC_PER_FRAME
             aud.append(self.net.forward_aud(
                 torch.stack([cc[:, :, i * MFCC_PER_FRAME:i * MFCC_PER_FRAME + span] for i in starts]).to(self.device)))

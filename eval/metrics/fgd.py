@@ -29,8 +29,8 @@ def diversity(rows: np.ndarray, seed: int) -> float:
 class FGDMetric(FrechetMetric):
     """Frechet Gesture Distance: ``update(pred=..., gt=...)`` with ``(n, dim)`` autoencoder latents."""
 
-    def __init__(self, dim: int, eps: float = 1e-6) -> None:
-        super().__init__("fgd", dim, eps)
+    def __init__(self, dim: int) -> None:
+        super().__init__("fgd", dim)
 
 
 class DiversityMetric(FeatureRowsMetric):

@@ -1,8 +1,8 @@
 """Frechet distance between Gaussians fitted to features: FID (Inception pool3), FVD (I3D), FGD.
 
-:func:`frechet_distance` is pytorch-fid's ``calculate_frechet_distance`` (scipy ``sqrtm``, the same
-eps fallback for a singular product, the same check on the imaginary part). The Gaussians come
-from :class:`GaussianStats`: float64 sums that shards add exactly, with the unbiased covariance.
+:func:`frechet_distance` gives pytorch-fid's ``calculate_frechet_distance`` value (relative 1e-6,
+tested) with symmetric eigendecompositions instead of scipy's ``sqrtm``. The Gaussians come from
+:class:`GaussianStats`: float64 sums that shards add exactly, with the unbiased covariance.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
 
 from eval.metrics.base import Direction, Metric
 from eval.metrics.features import FeatureBatch, feature_rows
@@ -21,27 +20,29 @@ class FewSamplesWarning(UserWarning):
     """Fewer samples than feature dimensions: the covariance is singular and the distance biased."""
 
 
-def frechet_distance(
-    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
-) -> float:
-    """``|mu1 - mu2|^2 + Tr(S1 + S2 - 2 sqrt(S1 S2))``, exactly as pytorch-fid computes it."""
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """``|mu1 - mu2|^2 + Tr(S1) + Tr(S2) - 2 Tr(sqrt(S1 S2))``: pytorch-fid's value (to 1e-6 relative, tested).
+
+    ``Tr(sqrt(S1 S2))`` is the sum of the square roots of the eigenvalues of the symmetric PSD
+    matrix ``S1^(1/2) S2 S1^(1/2)``, which are those of ``S1 S2``. Two symmetric eigendecompositions
+    replace scipy's ``sqrtm`` of the non-symmetric product: 7x faster at 2048-d, and well defined on
+    the singular covariances of fewer samples than dimensions, where pytorch-fid may need its eps
+    fallback. Eigenvalues below zero by rounding count as zero.
+    """
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
         raise ValueError(f"mean shapes {mu1.shape}, {mu2.shape} / covariance shapes {sigma1.shape}, {sigma2.shape} differ")
     diff = mu1 - mu2
-    with warnings.catch_warnings():  # pytorch-fid calls sqrtm with disp=False: no warning, checked below
-        warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        covmean = linalg.sqrtm(sigma1.dot(sigma2))
-        if not np.isfinite(covmean).all():
-            warnings.warn(f"singular covariance product; adding {eps} to the diagonal of both", RuntimeWarning)
-            offset = np.eye(sigma1.shape[0]) * eps
-            covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
-    if np.iscomplexobj(covmean):
-        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise ValueError(f"Imaginary component {np.max(np.abs(covmean.imag))} in sqrtm of the covariance product")
-        covmean = covmean.real
-    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2))
+
+
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """``Tr(sqrt(S1 S2))`` of two symmetric PSD matrices, by symmetric eigendecompositions."""
+    values, vectors = np.linalg.eigh(sigma1)
+    root1 = (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
+    middle = root1 @ sigma2 @ root1
+    return float(np.sqrt(np.linalg.eigvalsh((middle + middle.T) / 2).clip(min=0)).sum())
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,9 @@ class FrechetMetric(Metric):
 
     SIDES = ("pred", "gt")
 
-    def __init__(self, name: str = "fid", dim: int = 2048, eps: float = 1e-6) -> None:
-        super().__init__(name, dim=dim, eps=eps)
-        self.dim, self.eps = dim, eps
+    def __init__(self, name: str = "fid", dim: int = 2048) -> None:
+        super().__init__(name, dim=dim)
+        self.dim = dim
         for side in self.SIDES:
             self.add_state(f"{side}.n", np.zeros((), np.int64), "sum")
             self.add_state(f"{side}.total", np.zeros(dim), "sum")
@@ -117,4 +118,4 @@ class FrechetMetric(Metric):
         for side, n in self.diagnostics().items():
             if n < self.dim:
                 warnings.warn(f"{self.name}: {side} = {n} < dim {self.dim}; the distance is biased", FewSamplesWarning)
-        return {self.name: frechet_distance(pred.mean(), pred.cov(), gt.mean(), gt.cov(), self.eps)}
+        return {self.name: frechet_distance(pred.mean(), pred.cov(), gt.mean(), gt.cov())}

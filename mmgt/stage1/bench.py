@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mmgt.flops import gemm_gflops, gflop
 from mmgt.video_io import SAMPLE_RATE, atomic_path
 
 REAL_TIME_S = 3.2
@@ -57,10 +58,7 @@ def time_case(preset: str, threads: int, precision: str, repeats: int) -> dict:
             denoise = guided_denoiser(model, ref, audio, cfg.diffusion.guidance)
             diffusion.sample(denoise, (1, cfg.model.horizon, cfg.model.pose_dim), torch.Generator().manual_seed(0))
 
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter:
-        generate()
+    work = gflop(generate)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -72,8 +70,8 @@ def time_case(preset: str, threads: int, precision: str, repeats: int) -> dict:
         "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "sample_steps": cfg.diffusion.sample_steps, "guidance": cfg.diffusion.guidance, "frames": cfg.model.horizon,
         "seconds_per_window": round(seconds, 3), "all_runs_s": [round(t, 3) for t in times],
-        "gflop_per_window": round(counter.get_total_flops() / 1e9, 1),
-        "achieved_gflops": round(counter.get_total_flops() / 1e9 / seconds, 1),
+        "gflop_per_window": round(work, 1),
+        "achieved_gflops": round(work / seconds, 1),
         "real_time_factor": round(seconds / REAL_TIME_S, 3), "faster_than_real_time": seconds < REAL_TIME_S,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_average_1min_at_start": round(load, 2),
@@ -90,18 +88,6 @@ def time_features(threads: int) -> dict:
     start = time.perf_counter()
     baseline_features(wav, SAMPLE_RATE, 80)
     return {"features": "baseline (35-d librosa)", "seconds_per_window": round(time.perf_counter() - start, 3)}
-
-
-def gemm_gflops(threads: int, rows: int = 160, dim: int = 512, repeats: int = 2000) -> float:
-    """fp32 matrix-multiply GFLOP/s at the paper decoder's shapes (2 x 80 tokens by 512 x 512)."""
-    torch.set_num_threads(threads)
-    a, b = torch.randn(rows, dim), torch.randn(dim, dim)
-    for _ in range(repeats // 10):
-        a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return round(2 * rows * dim * dim * repeats / (time.perf_counter() - start) / 1e9, 1)
 
 
 def run_isolated(args: list[str]) -> dict:
@@ -128,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(time_features(args.features)))
         return
     if args.gemm:
-        print(json.dumps(gemm_gflops(args.gemm)))
+        print(json.dumps(gemm_gflops(args.gemm, rows=160, dim=512, repeats=2000)))  # the decoder's shapes
         return
     cases = []
     for preset in args.presets.split(","):

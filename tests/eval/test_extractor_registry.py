@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 import pytest
 import torch
 
@@ -27,7 +30,7 @@ def test_untrained_only_when_allowed_and_marked(tmp_path):
         b = X.create("syncnet", store, allow_untrained=True, seed=2)
     assert a.provenance() == {"extractor": "syncnet", "weights": "random-init", "untrained": True,
                               "source": "random-init", "preprocessing": a.preprocessing,
-                              "layout": "contiguous_format"}
+                              "layout": "channels_last_3d; batchnorm folded"}
     first = next(iter(a.net.parameters()))
     assert not torch.equal(first, next(iter(b.net.parameters())))  # the seed picks the weights
     assert not first.requires_grad and not a.net.training
@@ -40,13 +43,44 @@ def test_describe_lists_each_extractor_with_its_weights_state(tmp_path):
     assert "mmgt weights fetch i3d-400" in text and "mmgt weights fetch syncnet-v2" in text
 
 
-def test_conv_extractors_run_channels_last_with_unchanged_features(monkeypatch):
-    import numpy as np
+def extractor_outputs(name: str, extractor) -> np.ndarray:
+    """One forward of extractor ``name`` on fixed random inputs."""
+    rng = np.random.default_rng(0)
+    if name == "inception":
+        return extractor.features(rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8))
+    if name == "i3d":
+        return extractor.features(rng.integers(0, 256, (1, 16, 32, 32, 3), dtype=np.uint8))
+    if name == "lpips-alex":
+        x, y = (torch.from_numpy(rng.uniform(-1, 1, (2, 3, 64, 64)).astype(np.float32)) for _ in range(2))
+        return extractor(x, y).numpy()
+    crops = rng.integers(0, 256, (8, 224, 224, 3), dtype=np.uint8)
+    return extractor.distances(crops, rng.normal(0, 0.1, 8 * 640).astype(np.float32), vshift=2)
 
-    inception = X.create("inception", allow_untrained=True)
-    assert inception.provenance()["layout"] == "channels_last"
-    frames = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
-    fast = inception.features(frames)
-    monkeypatch.setattr(type(inception), "memory_format", torch.contiguous_format)
-    inception.net.to(memory_format=torch.contiguous_format)
-    np.testing.assert_allclose(fast, inception.features(frames), rtol=1e-4, atol=1e-5)
+
+@pytest.mark.parametrize(("name", "layout"), [
+    ("inception", "channels_last; batchnorm folded"), ("i3d", "channels_last_3d; batchnorm folded"),
+    ("lpips-alex", "channels_last"), ("syncnet", "channels_last_3d; batchnorm folded"),
+])
+def test_inference_form_folds_every_batchnorm_and_keeps_the_features(name, layout, tmp_path):
+    """load() runs networks folded and channels-last; the package's form gives the same features."""
+    with warnings.catch_warnings():  # Inception has real (converted) weights; the others run random init
+        warnings.simplefilter("ignore", X.UntrainedExtractorWarning)
+        fast = X.create(name, WeightsStore(tmp_path), allow_untrained=True)
+        plain = X.create(name, WeightsStore(tmp_path), allow_untrained=True, inference_form=False)
+    assert fast.provenance()["layout"] == layout and plain.provenance()["layout"] == "contiguous_format"
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in fast.net.modules())
+    if "folded" in layout:
+        assert any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in plain.net.modules())
+    expected = extractor_outputs(name, plain)
+    assert np.abs(expected).max() > 1e-3  # a non-degenerate output to compare
+    np.testing.assert_allclose(extractor_outputs(name, fast), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+
+
+def test_fold_batchnorm_leaves_training_and_unpaired_batchnorms():
+    from eval.extractors.base import fold_batchnorm
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.BatchNorm2d(4),
+                              torch.nn.Conv2d(4, 4, 1), torch.nn.BatchNorm2d(4))
+    assert fold_batchnorm(net.train(), {}) == 0  # training-mode statistics are not constants
+    assert fold_batchnorm(net.eval(), {}) == 1  # the BatchNorm after a ReLU is not a convolution's
+    assert isinstance(net[2], torch.nn.BatchNorm2d) and isinstance(net[4], torch.nn.Identity)

@@ -26,6 +26,14 @@ def syncnet(tmp_path_factory) -> SyncNetExtractor:
         return SyncNetExtractor.load(WeightsStore(tmp_path_factory.mktemp("w")), allow_untrained=True, seed=0)
 
 
+@pytest.fixture(scope="module")
+def package_form(tmp_path_factory) -> torch.nn.Module:
+    """The same weights as ``syncnet``, as syncnet-python runs them (BatchNorms unfolded, contiguous)."""
+    with pytest.warns(UntrainedExtractorWarning):
+        return SyncNetExtractor.load(WeightsStore(tmp_path_factory.mktemp("w")), allow_untrained=True, seed=0,
+                                     inference_form=False).net
+
+
 def test_missing_weights_stop_without_allow_untrained(tmp_path):
     with pytest.raises(WeightsMissingError, match="syncnet_v2.model.*mmgt weights fetch syncnet-v2"):
         SyncNetExtractor.load(WeightsStore(tmp_path))
@@ -62,12 +70,12 @@ def reference_and_ours(net, extractor, frames_bgr, samples, tmp_path, vshift):
     return reference, metric.compute()
 
 
-def test_equals_syncnet_instance_evaluate(syncnet, tmp_path, capsys):
+def test_equals_syncnet_instance_evaluate(syncnet, package_form, tmp_path, capsys):
     rng = np.random.default_rng(0)
     yy, xx = (g[..., None] for g in np.mgrid[:224, :224])
     frames = [(127 + 100 * np.sin(xx / (9 + i) + yy / 17 + rng.random(3) * 6)).astype(np.uint8) for i in range(13)]
     samples = rng.normal(0, 3000, 13 * SAMPLES_PER_FRAME).astype(np.int16)
-    (offset, conf, min_dist), ours = reference_and_ours(syncnet.net, syncnet, frames, samples, tmp_path, vshift=4)
+    (offset, conf, min_dist), ours = reference_and_ours(package_form, syncnet, frames, samples, tmp_path, vshift=4)
     capsys.readouterr()
     assert conf > 1e-3  # not a degenerate (flat) distance profile
     assert ours["av_offset"] == offset

@@ -5,8 +5,10 @@ import warnings
 import numpy as np
 import pytest
 from pytorch_fid.fid_score import calculate_frechet_distance
+from scipy import linalg
 
 from eval.metrics import FewSamplesWarning, FrechetMetric, GaussianStats, frechet_distance
+from eval.metrics.frechet import trace_sqrt_product
 
 
 def reference(mu1, sigma1, mu2, sigma2):
@@ -25,6 +27,30 @@ def test_equals_pytorch_fid_on_random_stats(dim):
     rng = np.random.default_rng(dim)
     (mu1, s1), (mu2, s2) = random_stats(rng, dim), random_stats(rng, dim)
     assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(reference(mu1, s1, mu2, s2), rel=1e-6)
+
+
+@pytest.mark.parametrize(("dim", "n"), [(96, 40), (96, 500)])
+def test_equals_pytorch_fid_on_sample_covariances(dim, n):
+    """Fewer samples than dimensions (singular covariances, FID on a small split) and more."""
+    rng = np.random.default_rng(n)
+    mix = rng.standard_normal((dim, dim)) / np.sqrt(dim)
+    a = np.maximum(rng.standard_normal((n, dim)) @ mix, 0)  # non-negative, correlated: like pool3 features
+    b = np.maximum(rng.standard_normal((n + 7, dim)) @ (mix + 0.2 * rng.standard_normal((dim, dim)) / np.sqrt(dim)), 0)
+    stats = a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False)
+    assert frechet_distance(*stats) == pytest.approx(reference(*stats), rel=1e-6)
+
+
+def test_trace_sqrt_product_of_rank_deficient_covariances_is_as_exact_as_sqrtm():
+    """Rank-deficient sample covariances: the exact Tr sqrt(S1 S2) is the nuclear norm of
+    X1c X2c^T / sqrt((n1-1)(n2-1)); ours is within rounding of it, and no further than scipy's sqrtm."""
+    rng = np.random.default_rng(4)
+    x1, x2 = rng.standard_normal((20, 64)), rng.standard_normal((30, 64)) + 1
+    c1, c2 = x1 - x1.mean(0), x2 - x2.mean(0)
+    exact = np.linalg.svd(c1 @ c2.T, compute_uv=False).sum() / np.sqrt(19 * 29)
+    s1, s2 = np.cov(x1, rowvar=False), np.cov(x2, rowvar=False)
+    ours = trace_sqrt_product(s1, s2)
+    assert ours == pytest.approx(exact, rel=1e-7)
+    assert abs(ours - exact) <= abs(np.trace(linalg.sqrtm(s1 @ s2)).real - exact)
 
 
 def test_metric_equals_pytorch_fid_on_features():
