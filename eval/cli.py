@@ -53,12 +53,13 @@ def build_config(
     pred: Path, gt: Path, audio: Optional[Path], pred_keypoints: Optional[Path], metrics: str, regions: str,
     split: str, cache_dir: Path, weights_dir: Optional[Path], allow_untrained: bool, allow_missing: bool,
     gesture_encoder: Optional[Path], shard: str, device: str, batch_size: int, trim: str, progress: bool,
+    reuse_memory: bool,
 ) -> EvalConfig:
     return EvalConfig(
         pred=pred, gt=gt, audio=audio, pred_keypoints=pred_keypoints, metrics=_csv(metrics), regions=_csv(regions),
         protocol=Protocol(trim=trim), split=split, cache_dir=cache_dir, weights_dir=weights_dir,
         allow_untrained=allow_untrained, allow_missing=allow_missing, gesture_encoder=gesture_encoder,
-        shard=_shard(shard), device=device, batch_size=batch_size, progress=progress,
+        shard=_shard(shard), device=device, batch_size=batch_size, progress=progress, reuse_memory=reuse_memory,
     )
 
 
@@ -97,6 +98,8 @@ def main_command(
     trim: str = typer.Option("none", help="Frame-count policy when pred and GT differ: none (error) or min."),
     json_out: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
     progress: bool = typer.Option(True, help="Progress bars on stderr."),
+    reuse_memory: bool = typer.Option(DEFAULTS.reuse_memory, help="Keep freed memory mapped for reuse (glibc): "
+                                      "~20% faster network passes on CPU; the process's memory stays at its peak."),
 ) -> None:
     """Evaluate --pred against --gt (when no subcommand is given)."""
     if ctx.invoked_subcommand is not None:
@@ -106,7 +109,8 @@ def main_command(
     from eval.run import evaluate, write_partial, write_run
 
     config = build_config(pred, gt, audio, pred_keypoints, metrics, regions, split, cache_dir, weights_dir,
-                          allow_untrained, allow_missing, gesture_encoder, shard, device, batch_size, trim, progress)
+                          allow_untrained, allow_missing, gesture_encoder, shard, device, batch_size, trim, progress,
+                          reuse_memory)
     rank = init_distributed(device)
     results, states, _ = evaluate(config)
     if rank != 0:

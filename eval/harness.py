@@ -54,6 +54,7 @@ class EvalConfig:
     device: str = "cpu"
     batch_size: int = 32
     progress: bool = True
+    reuse_memory: bool = True  # keep freed memory mapped (mmgt.memory): ~20% faster forwards, RSS stays at its peak
 
 
 @dataclass

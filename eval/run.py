@@ -18,6 +18,7 @@ from eval.results import (
     SCHEMA_VERSION, environment, new_run_dir, now_iso, package_info, write_json,
 )
 from mmgt.errors import DataError
+from mmgt.memory import reuse_freed_memory
 from mmgt.video_io import atomic_path
 
 PARTIAL = "partial.npz"
@@ -64,6 +65,8 @@ def _gather(
 def evaluate(config: EvalConfig, evaluator: Evaluator | None = None) -> tuple[dict, dict[str, M.Metric], Evaluator]:
     """Run ``config``'s shard (all clips when unsharded); returns (results, states, evaluator)."""
     start = time.perf_counter()
+    if config.reuse_memory:
+        reuse_freed_memory()
     ev = evaluator or Evaluator(config)
     pairing = ev.pairing()
     pairs = ev.shard_pairs(pairing)
@@ -109,6 +112,7 @@ def assemble(
         "config": {
             "metrics": list(config.metrics), "regions": list(config.regions), "split": config.split,
             "shard": list(config.shard), "allow_untrained": config.allow_untrained, "batch_size": config.batch_size,
+            "reuse_memory": config.reuse_memory,
         },
         "inputs": {
             "pred": str(config.pred), "gt": str(config.gt),
