@@ -59,12 +59,13 @@ class SyncNetExtractor(Extractor):
         n = n_windows(len(crops), len(wav))
         if n < 1:
             raise ValueError(f"syncnet: {len(crops)} frames and {len(wav)} samples give no 5-frame window")
-        video = torch.from_numpy(np.ascontiguousarray(crops[..., ::-1])).float().permute(3, 0, 1, 2)  # (3, T, H, W) BGR
+        video = torch.from_numpy(np.ascontiguousarray(crops[..., ::-1])).float()  # (T, H, W, 3) BGR
         cc = torch.from_numpy(mfcc(wav)).float()[None]  # (1, 13, M)
         lip, aud = [], []
         for part in batches(n, batch_size):
             starts = range(part.start, part.stop)
-            lips = torch.stack([video[:, i:i + WINDOW] for i in starts]).to(self.device)
+            # (n, 5, H, W, 3) viewed as (n, 3, 5, H, W): already channels-last-3d, so no copy in inference form
+            lips = torch.stack([video[i:i + WINDOW] for i in starts]).permute(0, 4, 1, 2, 3).to(self.device)
             lip.append(self.net.forward_lip(lips.contiguous(memory_format=self.memory_format)))
             span = WINDOW * MFCC_PER_FRAME
             aud.append(self.net.forward_aud(
