@@ -74,12 +74,12 @@ class ExtractorSet:
         return sorted({METRIC_EXTRACTOR[m] for m in metrics if METRIC_EXTRACTOR.get(m)})
 
     def provenance_all(self, metrics) -> dict:
-        return {n: {"weights": self.get(n).weights, "untrained": self.get(n).untrained} for n in self.extractor_names(metrics)}
+        """Each network ``metrics`` need: weights sha256 (or random-init), source file, preprocessing, layout."""
+        return {n: self.get(n).provenance() for n in self.extractor_names(metrics)}
 
     def fingerprint(self, metrics) -> dict:
         """What changes cached features and contributions: each needed extractor's weights, preprocessing and layout."""
-        provenance = {n: self.get(n).provenance() for n in self.extractor_names(metrics)}
-        return {n: [p["weights"], p["preprocessing"], p["layout"]] for n, p in provenance.items()}
+        return {n: [p["weights"], p["preprocessing"], p["layout"]] for n, p in self.provenance_all(metrics).items()}
 
     # ----- features ------------------------------------------------------------------------
     def inception(self, frames: np.ndarray, batch_size: int) -> np.ndarray:

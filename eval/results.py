@@ -5,11 +5,16 @@
     {
       "schema_version": "1", "package": {"name", "version", "git": {"commit", "dirty"}},
       "created": ISO time, "protocol": {...every Protocol field...},
+      "config": {"metrics", "regions", "split", "shard", "allow_untrained", "batch_size", "reuse_memory"},
       "inputs": {"pred": dir, "gt": dir, "pred_files_sha256": h, "gt_files_sha256": h, "n_pairs": n},
       "clips": {"evaluated": [...], "missing": [...], "extra": [...], "failed": {id: reason},
                 "no_face": [...]},
+      "complete": bool (no missing or failed clip),
       "metrics": {region: {metric: {"value", "n", "direction", "extractor", "weights", "untrained"}}},
-      "untrained_extractors": bool, "seeds": {...}, "timing": {...}, "environment": {...}
+      "untrained_extractors": bool,
+      "extractors": {name: {"extractor", "weights", "untrained", "source", "preprocessing", "layout"}},
+      "gesture_keypoints": "files" or "extractor:<name>", "seeds": {...}, "timing": {...}, "environment": {...},
+      "method": {...} (added by `mmgt bench` for a method's run)
     }
 
 ``per_clip.csv`` holds one row per clip and per-clip metric (region, metric, clip_id, value).

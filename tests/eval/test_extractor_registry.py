@@ -84,3 +84,18 @@ def test_fold_batchnorm_leaves_training_and_unpaired_batchnorms():
     assert fold_batchnorm(net.train(), {}) == 0  # training-mode statistics are not constants
     assert fold_batchnorm(net.eval(), {}) == 1  # the BatchNorm after a ReLU is not a convolution's
     assert isinstance(net[2], torch.nn.BatchNorm2d) and isinstance(net[4], torch.nn.Identity)
+
+
+def test_run_provenance_names_each_network_with_its_form(tmp_path):
+    from eval.extractor_set import ExtractorSet
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", X.UntrainedExtractorWarning)
+        networks = ExtractorSet(weights_dir=tmp_path, allow_untrained=True)
+        provenance = networks.provenance_all(["fid", "psnr", "sync"])
+    assert sorted(provenance) == ["inception", "syncnet"]
+    assert provenance["inception"]["layout"] == "channels_last; batchnorm folded"
+    assert provenance["syncnet"]["weights"] == "random-init" and provenance["syncnet"]["untrained"]
+    assert networks.fingerprint(["fid"]) == {"inception": [provenance["inception"]["weights"],
+                                                         provenance["inception"]["preprocessing"],
+                                                         "channels_last; batchnorm folded"]}

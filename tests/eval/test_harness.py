@@ -96,11 +96,13 @@ def test_corrupt_and_wrong_fps_videos_are_recorded_failures(tiny_split, method_o
 def test_cli_json_output_and_exit_status(tiny_split, method_outputs, tmp_path):
     runner = CliRunner()
     args = ["--pred", str(method_outputs["gt"]), "--gt", str(tiny_split), "--metrics", "psnr", "--regions", "face",
-            "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "c"), "--no-progress", "--json"]
+            "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "c"), "--no-progress", "--json",
+            "--no-reuse-memory"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout[result.stdout.index("{"):])
     assert data["metrics"]["face"]["psnr"]["value"] == 100.0
+    assert data["config"]["reuse_memory"] is False and data["extractors"] == {}  # pixel metrics need no network
     assert data["protocol"]["version"] == "1" and data["package"]["git"]["commit"]
     empty = tmp_path / "empty"
     empty.mkdir()
