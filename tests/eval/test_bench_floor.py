@@ -32,3 +32,22 @@ def test_floor_counts_gt_inception_only_when_cold(tiny_split: Path, monkeypatch)
     assert floor["gflop_gt_cached"] == pytest.approx(10 * 200 + 2 * 200 + windows)
     assert floor["gflop_cold"] == pytest.approx(floor["gflop_gt_cached"] + 10 * 600)
     assert floor["floor_seconds_cold"] == pytest.approx(floor["gflop_cold"] / 100, abs=0.05)
+
+
+def test_speedups_and_report_against_both_reference_runs():
+    tool = {"pytorch-fid": {"seconds": 300.0, "gt_side_seconds": 120.0}, "skimage": {"seconds": 20.0, "gt_side_seconds": 0.0}}
+    ref = bench.summarise(tool)
+    assert ref == {"seconds": 320.0, "per_tool": {"pytorch-fid": 300.0, "skimage": 20.0},
+                   "pytorch_fid_gt_side_seconds": 120.0, "seconds_with_gt_stats_saved": 200.0}
+    assert bench.speedups(ref, cold=160.0, gt_cached=100.0) == {"cold": 2.0, "gt_cached": 3.2, "gt_cached_vs_gt_stats_saved": 2.0}
+    suite = {"seconds": 160.0, "wall_over_forward": 1.1}
+    report = {"clips": 8, "threads": 2, "suite": {"all_metrics": suite, "reference_metrics": suite,
+                                                  "reference_metrics_gt_cached": {"seconds": 100.0}},
+              "reference_tools": {"default allocator": ref}, "speedup": {"default allocator": bench.speedups(ref, 160.0, 100.0)},
+              "speedup_ceiling": {"default allocator": bench.speedups(ref, 80.0, 50.0)},
+              "network_floor": {"gflop_cold": 8000.0, "gflop_gt_cached": 5000.0, "gemm_gflops": 100.0,
+                                "floor_seconds_cold": 80.0, "floor_seconds_gt_cached": 50.0, "gflop_per_unit": {"inception": 11.4}},
+              "values": {"full/fid": {"ours": 1.0, "reference": 1.0, "abs_diff": 0.0}}, "note": "random-init networks"}
+    text = bench.render(report, Path("data/synth"))
+    assert "**2.00x** cold; **3.20x** with our GT features cached" in text
+    assert "Ceilings (below): 4.00x, 6.40x, 4.00x." in text and "random-init networks" in text
