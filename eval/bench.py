@@ -270,6 +270,7 @@ def render(report: dict, data: Path) -> str:
              for (variant, s), c in zip(report["speedup"].items(), report["speedup_ceiling"].values())]
     lines = [
         f"# Evaluation throughput on `{data}` ({n} clips x 80 frames, CPU, {report['threads']} threads)", "",
+        f"Code: {report['package']['git']['commit']}{' (dirty)' if report['package']['git']['dirty'] else ''}.", "",
         "| run | seconds | clips/s |", "|---|---|---|", *rows, "",
         "Speed-up of the suite (target >= 3x at equal results):", *speed, "",
         f"Suite wall time / sum of its network forward passes: **{suites['reference_metrics']['wall_over_forward']:.2f}** "
@@ -324,7 +325,7 @@ def main(
     ours = metric_values(sub)
     ref_values = {k: v for t in tools["default allocator"].values() for k, v in t["values"].items()}
     report = {
-        "data": str(data), "clips": len(sub["clips"]["evaluated"]), "frames_per_clip": 80,
+        "package": sub["package"], "data": str(data), "clips": len(sub["clips"]["evaluated"]), "frames_per_clip": 80,
         "machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "device": "cpu",
         "weights": {k: v["weights"][:12] for k, v in sub["extractors"].items()},
         "suite": {

@@ -41,7 +41,7 @@ def test_speedups_and_report_against_both_reference_runs():
                    "pytorch_fid_gt_side_seconds": 120.0, "seconds_with_gt_stats_saved": 200.0}
     assert bench.speedups(ref, cold=160.0, gt_cached=100.0) == {"cold": 2.0, "gt_cached": 3.2, "gt_cached_vs_gt_stats_saved": 2.0}
     suite = {"seconds": 160.0, "wall_over_forward": 1.1}
-    report = {"clips": 8, "threads": 2, "suite": {"all_metrics": suite, "reference_metrics": suite,
+    report = {"package": {"git": {"commit": "abc123", "dirty": False}}, "clips": 8, "threads": 2, "suite": {"all_metrics": suite, "reference_metrics": suite,
                                                   "reference_metrics_gt_cached": {"seconds": 100.0}},
               "reference_tools": {"default allocator": ref}, "speedup": {"default allocator": bench.speedups(ref, 160.0, 100.0)},
               "speedup_ceiling": {"default allocator": bench.speedups(ref, 80.0, 50.0)},

@@ -42,15 +42,16 @@ def test_equals_pytorch_fid_on_sample_covariances(dim, n):
 
 def test_trace_sqrt_product_of_rank_deficient_covariances_is_as_exact_as_sqrtm():
     """Rank-deficient sample covariances: the exact Tr sqrt(S1 S2) is the nuclear norm of
-    X1c X2c^T / sqrt((n1-1)(n2-1)); ours is within rounding of it, and no further than scipy's sqrtm."""
+    X1c X2c^T / sqrt((n1-1)(n2-1)); ours equals it to rounding, scipy's sqrtm only to ~1e-8."""
     rng = np.random.default_rng(4)
     x1, x2 = rng.standard_normal((20, 64)), rng.standard_normal((30, 64)) + 1
     c1, c2 = x1 - x1.mean(0), x2 - x2.mean(0)
     exact = np.linalg.svd(c1 @ c2.T, compute_uv=False).sum() / np.sqrt(19 * 29)
     s1, s2 = np.cov(x1, rowvar=False), np.cov(x2, rowvar=False)
     ours = trace_sqrt_product(s1, s2)
-    assert ours == pytest.approx(exact, rel=1e-7)
-    assert abs(ours - exact) <= abs(np.trace(linalg.sqrtm(s1 @ s2)).real - exact)
+    assert ours == pytest.approx(exact, rel=1e-12)
+    assert abs(ours - exact) < abs(np.trace(linalg.sqrtm(s1 @ s2)).real - exact) / 100
+    assert frechet_distance(np.zeros(64), s1, np.zeros(64), s1) == pytest.approx(0.0, abs=1e-12)  # a set against itself
 
 
 def test_metric_equals_pytorch_fid_on_features():
