@@ -54,6 +54,21 @@ def test_trace_sqrt_product_of_rank_deficient_covariances_is_as_exact_as_sqrtm()
     assert frechet_distance(np.zeros(64), s1, np.zeros(64), s1) == pytest.approx(0.0, abs=1e-12)  # a set against itself
 
 
+def test_trace_sqrt_product_keeps_small_real_components():
+    """Full-rank covariances whose spectra fall to 1e-10: the product's smallest eigenvalues are real but
+    below rounding level once squared (an eigen form of R1 S2 R1 lost 1.6e-7 of the trace here)."""
+    rng = np.random.default_rng(5)
+    dim, n = 128, 400
+    spread = np.logspace(0, -5, dim)
+    basis = np.linalg.qr(rng.standard_normal((dim, dim)))[0]
+    x1 = (rng.standard_normal((n, dim)) * spread) @ basis.T
+    x2 = (rng.standard_normal((n + 9, dim)) * spread * 1.2) @ basis.T
+    c1, c2 = x1 - x1.mean(0), x2 - x2.mean(0)
+    exact = np.linalg.svd(c1 @ c2.T, compute_uv=False).sum() / np.sqrt((n - 1) * (n + 8))
+    ours = trace_sqrt_product(np.cov(x1, rowvar=False), np.cov(x2, rowvar=False))
+    assert ours == pytest.approx(exact, rel=1e-12)
+
+
 def test_metric_equals_pytorch_fid_on_features():
     rng = np.random.default_rng(1)
     pred = rng.standard_normal((300, 32)) @ rng.standard_normal((32, 32)) + 0.5
