@@ -37,6 +37,7 @@ import typer
 from eval.harness import EvalConfig, Evaluator
 from eval.protocol import Protocol
 from eval.regions import face_crops, mouth_crops, resize_frames, track_from_keypoints
+from eval.results import UNTRAINED_MARK
 from eval.run import evaluate
 from mmgt.data.layout import Split, load_keypoints
 from mmgt.flops import gemm_gflops, gflop
@@ -286,8 +287,9 @@ def render(report: dict, data: Path) -> str:
         "Frechet distance are left out of the floor). Per unit (GFLOP): "
         + ", ".join(f"{k} {v}" for k, v in floor["gflop_per_unit"].items()) + ".", "",
         "| value | ours | reference | abs diff |", "|---|---|---|---|",
-        *[f"| {k} | {v['ours']} | {v['reference']} | {v['abs_diff']} |" for k, v in report["values"].items()], "",
-        report["note"], "",
+        *[f"| {k}{UNTRAINED_MARK if v['untrained'] else ''} | {v['ours']} | {v['reference']} | {v['abs_diff']} |"
+          for k, v in report["values"].items()], "",
+        f"{UNTRAINED_MARK} computed with a random-init extractor: NOT a real metric value. " + report["note"], "",
     ]
     return "\n".join(lines)
 
@@ -323,6 +325,7 @@ def main(
     ev = Evaluator(EvalConfig(pred=pred, gt=data, metrics=REFERENCE_METRICS, allow_untrained=True, cache_dir=None))
     floor = network_floor(ev, sub, data, gemm_gflops(torch.get_num_threads()))
     ours = metric_values(sub)
+    untrained = {f"{r}/{m}": e["untrained"] for r, outs in sub["metrics"].items() for m, e in outs.items()}
     ref_values = {k: v for t in tools["default allocator"].values() for k, v in t["values"].items()}
     report = {
         "package": sub["package"], "data": str(data), "clips": len(sub["clips"]["evaluated"]), "frames_per_clip": 80,
@@ -343,8 +346,8 @@ def main(
         "speedup_ceiling": {v: speedups(r, floor["floor_seconds_cold"], floor["floor_seconds_gt_cached"])
                             for v, r in refs.items()},
         "values_equal_between_allocators": ref_values == {k: v for t in tools["reuse_memory"].values() for k, v in t["values"].items()},
-        "values": {k: {"ours": ours.get(k), "reference": v, "abs_diff": None if ours.get(k) is None else abs(ours[k] - v)}
-                   for k, v in ref_values.items()},
+        "values": {k: {"ours": ours.get(k), "reference": v, "abs_diff": None if ours.get(k) is None else abs(ours[k] - v),
+                       "untrained": untrained.get(k, False)} for k, v in ref_values.items()},
         "note": "I3D, AlexNet and SyncNet run seeded random init here (weights absent): timings are real, "
                 "their values only check equality between the two paths.",
     }

@@ -177,7 +177,6 @@ def fold_batchnorm(net: torch.nn.Module, conv_then_bn: dict[type[torch.nn.Module
 
 
 FUSE = {
-    (torch.nn.Conv1d, torch.nn.BatchNorm1d): fuse_conv_bn_eval,
     (torch.nn.Conv2d, torch.nn.BatchNorm2d): fuse_conv_bn_eval,
     (torch.nn.Conv3d, torch.nn.BatchNorm3d): fuse_conv_bn_eval,
     (torch.nn.Linear, torch.nn.BatchNorm1d): fuse_linear_bn_eval,

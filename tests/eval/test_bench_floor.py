@@ -47,7 +47,9 @@ def test_speedups_and_report_against_both_reference_runs():
               "speedup_ceiling": {"default allocator": bench.speedups(ref, 80.0, 50.0)},
               "network_floor": {"gflop_cold": 8000.0, "gflop_gt_cached": 5000.0, "gemm_gflops": 100.0,
                                 "floor_seconds_cold": 80.0, "floor_seconds_gt_cached": 50.0, "gflop_per_unit": {"inception": 11.4}},
-              "values": {"full/fid": {"ours": 1.0, "reference": 1.0, "abs_diff": 0.0}}, "note": "random-init networks"}
+              "values": {"full/fid": {"ours": 1.0, "reference": 1.0, "abs_diff": 0.0, "untrained": False},
+                         "full/lpips": {"ours": 0.1, "reference": 0.1, "abs_diff": 0.0, "untrained": True}}, "note": "random-init networks"}
     text = bench.render(report, Path("data/synth"))
     assert "**2.00x** cold; **3.20x** with our GT features cached" in text
     assert "Ceilings (below): 4.00x, 6.40x, 4.00x." in text and "random-init networks" in text
+    assert "| full/lpips† | 0.1 |" in text and "| full/fid | 1.0 |" in text  # random-init values are marked
