@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from tqdm import tqdm
 from mmgt.data.layout import AUDIO, KEYPOINTS, VIDEO, Clip
 from mmgt.errors import DataError
 from mmgt.methods.base import Conditions, Generation, Method
+from mmgt.provenance import git_info
 from mmgt.video_io import SAMPLE_RATE, atomic_path, write_audio, write_video
 
 METHOD_FILE = "method.json"
@@ -66,15 +66,6 @@ def copy_ground_truth(clip: Clip, target: Path) -> None:
             shutil.copyfile(clip.dir / name, tmp)
 
 
-def code_version() -> str | None:
-    """The git commit of this checkout (None outside a git work tree)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None
-
-
 def prepare_folder(method: Method, out_dir: Path, replace: bool) -> None:
     """Claim ``out_dir`` for ``method``: refuse (or empty, with ``replace``) a folder of other outputs."""
     identity = method.provenance()
@@ -91,7 +82,7 @@ def prepare_folder(method: Method, out_dir: Path, replace: bool) -> None:
             shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(record) as tmp:
-        tmp.write_text(json.dumps({"provenance": identity, "code": code_version()}, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps({"provenance": identity, "code": git_info()}, indent=2, sort_keys=True) + "\n")
 
 
 def run_method(method: Method, clips: list[Clip], out_dir: str | Path, *, replace: bool = False, progress: bool = True) -> Path:
