@@ -67,7 +67,7 @@ report-stage1: $(STAMP) $(DATA)/manifest.csv  ## SMGA vs EDGE vs still pose -> r
 	$(PY) -m mmgt.experiments.stage1_report --data $(DATA) --out results/stage1
 
 sanity: $(STAMP) $(DATA)/manifest.csv  ## harness sanity (degraded GT) -> results/sanity/
-	$(PY) -m mmgt.experiments.sanity --data $(DATA) --out results/sanity
+	$(PY) -m mmgt.experiments.sanity --data $(DATA) --out results/sanity --allow-untrained-extractors
 
 clean:  ## remove generated data, runs and caches (keeps .venv)
 	rm -rf data runs cache .pytest_cache

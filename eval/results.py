@@ -17,7 +17,8 @@
       "method": {...} (added by `mmgt reproduce` for a method's run)
     }
 
-``per_clip.csv`` holds one row per clip and per-clip metric (region, metric, clip_id, value).
+``per_clip.csv`` holds one row per clip and per-clip metric (region, metric, clip_id, value, untrained:
+True where the value comes from a random-init extractor).
 """
 
 from __future__ import annotations

@@ -99,7 +99,10 @@ def render(cfg: TableConfig, runs: dict[str, dict]) -> str:
         "**Not comparable to the paper:** our rows are measured on the embedded synthetic-speakers split, "
         "the paper's on PATS with unpublished metric code. Compare rankings and gaps, not absolute values.",
         "",
-        "**Extractor weights:** " + ", ".join(f"{k}: {v.get('weights', '?')[:12]}" for k, v in extractors.items()),
+        "**Extractor weights:** " + ", ".join(f"{k}: {v.get('weights', '?')[:12]}" for k, v in extractors.items())
+        + f" (random-init extractors {'allowed' if cfg.allow_untrained else 'refused'} for this run).",
+        "",
+        "**Methods:** " + "; ".join(f"`{m}`: {res.get('method', {}).get('description', '')}" for m, res in runs.items()) + ".",
     ]
     if untrained:
         lines += ["", f"{UNTRAINED_MARK} **computed with a random-init extractor (real weights absent): "
