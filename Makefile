@@ -12,7 +12,7 @@ DATA   ?= data/synth
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv lock test test-slow test-all data reproduce-table1 reproduce-table2 reproduce-table3 \
-        bench bench-eval bench-stage1 report-stage1 sanity clean
+        bench bench-eval bench-stage1 report-stage1 sanity gesture-encoder clean
 
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -71,3 +71,7 @@ sanity: $(STAMP) $(DATA)/manifest.csv  ## harness sanity (degraded GT) -> result
 
 clean:  ## remove generated data, runs and caches (keeps .venv)
 	rm -rf data runs cache .pytest_cache
+
+gesture-encoder: $(STAMP) $(DATA)/manifest.csv  ## retrain the committed FGD gesture encoder (then pin its sha256 in eval/gesture_cache.py)
+	$(VENV)/bin/mmgt-eval train-gesture-encoder --data $(DATA) --out eval/assets/gesture_ae-synth.pt
+	sha256sum eval/assets/gesture_ae-synth.pt

@@ -89,8 +89,16 @@ class Evaluator:
             weights_dir=config.weights_dir,
             allow_untrained=config.allow_untrained,
             device=config.device,
-            gesture_encoder=config.gesture_encoder,
+            gesture_encoder=config.gesture_encoder or self.default_gesture_encoder(),
         )
+
+    def default_gesture_encoder(self) -> Path | None:
+        """The committed encoder when FGD/Div are scored against the embedded synthetic split."""
+        if not {"fgd", "div"} & set(self.metrics):
+            return None
+        from eval.gesture_cache import default_encoder
+
+        return default_encoder(self.config.gt)
 
     # ----- pairing -------------------------------------------------------------------------
     def pairing(self) -> Pairing:
