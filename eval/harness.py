@@ -2,10 +2,11 @@
 cache them, and fold them into the metric states.
 
 Per clip, a *contribution* is a small dict of arrays (features of pred and GT frames, per-frame
-PSNR/SSIM/LPIPS scores, lip-sync distances, gesture latents, MediaPipe landmarks and the audio envelope). Contributions are cached on disk keyed
-by the inputs' content hashes, the extractors' weights and the protocol, so an interrupted run
-loses nothing and a rerun resumes. GT features (and the landmarks of every video) are cached separately by
-content, so that every method evaluated against the same GT reuses them. Metric states are rebuilt from contributions; they are float64
+PSNR/SSIM/LPIPS scores, lip-sync distances, gesture latents, MediaPipe landmarks and the audio
+envelope). Contributions are cached on disk keyed by the inputs' content hashes, the extractors'
+weights and the protocol, so an interrupted run loses nothing and a rerun resumes. GT features (and
+every video's landmarks) are cached separately by content, so that every method evaluated against
+the same GT reuses them. Metric states are rebuilt from contributions; they are float64
 sufficient statistics, so shards (``--shard i/N`` or torchrun ranks) merge exactly.
 """
 
