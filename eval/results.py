@@ -11,8 +11,10 @@
                 "no_face": [...]},
       "complete": bool (no missing or failed clip),
       "metrics": {region: {metric: {"value", "n", "direction", "extractor", "weights", "untrained"}}},
+          (region "landmarks": this project's MediaPipe metrics, with their frame and detection counts)
       "untrained_extractors": bool,
       "extractors": {name: {"extractor", "weights", "untrained", "source", "preprocessing", "layout"}},
+          (MediaPipe detectors add "model_files": {path in the package: sha256})
       "gesture_keypoints": "files" or "extractor:<name>", "seeds": {...}, "timing": {...}, "environment": {...},
       "method": {...} (added by `mmgt reproduce` for a method's run)
     }

@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from eval.harness import EvalConfig
 from eval.results import UNTRAINED_MARK, load_results
-from eval.table import TABLE_COLUMNS, column_headers, format_value
+from eval.table import ADDED_NOTE, TABLE_COLUMNS, column_headers, format_value
 from mmgt.data.layout import Split
 from mmgt.methods import Method, MethodConfig, build_method, run_method
 
@@ -113,6 +113,8 @@ def render(cfg: TableConfig, runs: dict[str, dict]) -> str:
         "",
         "Paper columns: the printed 'Syn-C' and 'Syn-D' are swapped (results/paper/paper-notes.md); "
         "they are shown here under the standard definitions. `gt` is the upper bound, `still` the lower bound.",
+        "",
+        ADDED_NOTE,
         "",
     ]
     return "\n".join(lines)

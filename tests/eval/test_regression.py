@@ -8,7 +8,8 @@ the commit.
 
 Tolerances (relative, documented per family): PSNR/SSIM are float64 maths on identical decoded
 frames (1e-9); LPIPS, Sync and gesture latents go through float32 networks (1e-4); FID/FVD/KVD add
-a matrix square root over few samples, sensitive to BLAS summation order (1e-3).
+a matrix square root over few samples, sensitive to BLAS summation order (1e-3). The landmark metrics
+come from MediaPipe's float32 TFLite models (deterministic on one machine; 1e-4).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from eval.run import evaluate
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "eval_tiny_still.json"
 TOLERANCE = {"psnr": 1e-9, "ssim": 1e-9, "lpips": 1e-4, "sync_c": 1e-4, "sync_d": 1e-4, "av_offset": 1e-4,
-             "fgd": 1e-3, "div": 1e-4, "div_gt": 1e-4, "fid": 1e-3, "fvd": 1e-3, "kvd": 1e-3}
+             "fgd": 1e-3, "div": 1e-4, "div_gt": 1e-4, "fid": 1e-3, "fvd": 1e-3, "kvd": 1e-3,
+             "mouth_lmd": 1e-4, "lip_audio_corr": 1e-4, "lip_audio_corr_gt": 1e-4, "pose_err": 1e-4, "pck": 1e-4}
 
 
 def test_every_metric_matches_golden(tiny_split, method_outputs, tmp_path):
