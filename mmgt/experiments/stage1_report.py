@@ -1,7 +1,8 @@
 """The stage-1 report: SMGA vs EDGE vs a still pose on the test clips of a split.
 
 For every test clip each method generates the clip's 80 frames from its audio and its first
-frame's pose (``--samples`` seeds per clip). Rows: ground truth, SMGA (``tiny`` preset), EDGE
+frame's pose (``--samples`` seeds per clip). Rows: ground truth, SMGA (``tiny`` preset), SMGA
+single-stream (``tiny-single-stream``), SMGA without face loss (``tiny-no-face-loss``), EDGE
 (``edge-tiny``), and the still pose (frame 0 held). Columns: keypoint lip-audio correlation
 (:mod:`mmgt.stage1.lipsync`), mouth motion (std of the opening, px), and FGD / Div in the latent
 space of the evaluation harness's gesture autoencoder (trained on the split's train keypoints when
@@ -29,7 +30,9 @@ from mmgt.stage1.lipsync import lip_audio_correlation, mouth_opening
 from mmgt.stage1.train import RunOptions, train
 from mmgt.video_io import atomic_path
 
-METHODS = {"SMGA": "tiny", "EDGE": "edge-tiny"}
+# each row differs from its neighbours in one switch (streams, face loss) at the same training budget
+METHODS = {"SMGA": "tiny", "SMGA single-stream": "tiny-single-stream", "SMGA without face loss": "tiny-no-face-loss",
+           "EDGE": "edge-tiny"}
 
 
 @dataclass
@@ -45,7 +48,7 @@ class MethodPoses:
 def ensure_model(preset: str, data: Path, runs: Path) -> tuple[Path, dict]:
     """The preset's trained model under ``runs``; trained now (and timed) when absent."""
     cfg = load_config(preset)
-    run_dir = runs / cfg.name
+    run_dir = runs / cfg.run_name
     info: dict = {"preset": preset, "model": str(run_dir / MODEL_FILE)}
     if not (run_dir / MODEL_FILE).is_file():
         start = time.perf_counter()
