@@ -1,5 +1,4 @@
-"""Pose renderer: DWPose/ControlNet colours, validity, lower body never drawn, speed."""
-
+"""Pose renderer: DWPose/ControlNet colours, validity, lower body never drawn."""
 
 import numpy as np
 import pytest
