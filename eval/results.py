@@ -14,7 +14,7 @@
       "untrained_extractors": bool,
       "extractors": {name: {"extractor", "weights", "untrained", "source", "preprocessing", "layout"}},
       "gesture_keypoints": "files" or "extractor:<name>", "seeds": {...}, "timing": {...}, "environment": {...},
-      "method": {...} (added by `mmgt bench` for a method's run)
+      "method": {...} (added by `mmgt reproduce` for a method's run)
     }
 
 ``per_clip.csv`` holds one row per clip and per-clip metric (region, metric, clip_id, value).
