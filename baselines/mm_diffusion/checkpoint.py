@@ -45,11 +45,22 @@ def read_index(run: Path) -> dict | None:
     return index
 
 
+ARCHITECTURE = ("model", "sr", "diffusion")  # config sections the weights depend on (training ones may change)
+
+
+def check_run(run: Path, cfg: MMDiffusionConfig) -> dict | None:
+    """The run's index, refusing a run whose models have another architecture or schedule."""
+    index = read_index(run)
+    new = json.loads(json.dumps(cfg.to_dict()))
+    if index is not None and any(index["config"].get(k) != new[k] for k in ARCHITECTURE):
+        raise DataError(run / INDEX, "the run folder holds models of another configuration; use a new --out")
+    return index
+
+
 def save_weights(run: Path, name: str, cfg: MMDiffusionConfig, state: dict, step: int, fp16: bool, extra: dict) -> Path:
     """Write ``RUN/<name>.safetensors`` and record it (hash, step, dtype) in ``RUN/mm_diffusion.json``."""
-    index = read_index(run) or {"format": FORMAT, "config": cfg.to_dict(), "models": {}}
-    if index["config"] != json.loads(json.dumps(cfg.to_dict())):
-        raise DataError(run / INDEX, "the run folder holds a model of another configuration; use a new --out")
+    index = check_run(run, cfg) or {"format": FORMAT, "models": {}}
+    index["config"] = cfg.to_dict()
     dtype = torch.float16 if fp16 else torch.float32
     tensors = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous() for k, v in state.items()}
     path = run / f"{name}.safetensors"

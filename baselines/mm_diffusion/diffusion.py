@@ -38,10 +38,17 @@ def q_sample(sched: DDIMScheduler, x0: Tensor, t: Tensor, noise: Tensor) -> Tens
     return sched.add_noise(x0, noise, t.expand(x0.shape[0]) if t.ndim == 0 else t)
 
 
-def coupled_loss(model: CoupledUNet, sched: DDIMScheduler, video: Tensor, audio: Tensor) -> tuple[Tensor, dict[str, float]]:
+def draw(sched: DDIMScheduler, x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+    """A training timestep per sample and noise shaped like ``x``."""
+    t = torch.randint(0, sched.config.num_train_timesteps, (x.shape[0],), generator=generator, device=x.device)
+    return t, torch.randn(x.shape, generator=generator, device=x.device)
+
+
+def coupled_loss(model: CoupledUNet, sched: DDIMScheduler, video: Tensor, audio: Tensor,
+                 generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, float]]:
     """Epsilon MSE of both branches at one random timestep per sample."""
-    t = torch.randint(0, sched.config.num_train_timesteps, (video.shape[0],), device=video.device)
-    nv, na = torch.randn_like(video), torch.randn_like(audio)
+    t, nv = draw(sched, video, generator)
+    na = torch.randn(audio.shape, generator=generator, device=audio.device)
     ev, ea = model(q_sample(sched, video, t, nv), q_sample(sched, audio, t, na), t)
     lv, la = F.mse_loss(ev, nv), F.mse_loss(ea, na)
     return lv + la, {"video": float(lv.detach()), "audio": float(la.detach())}

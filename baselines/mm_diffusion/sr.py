@@ -16,7 +16,7 @@ from diffusers import DDIMScheduler, UNet2DModel
 from torch import Tensor
 
 from baselines.mm_diffusion.config import DiffusionConfig, SRConfig
-from baselines.mm_diffusion.diffusion import sampling_scheduler
+from baselines.mm_diffusion.diffusion import draw, sampling_scheduler
 
 
 def build_sr(cfg: SRConfig) -> UNet2DModel:
@@ -46,10 +46,10 @@ def random_crops(high: Tensor, low: Tensor, crop: int, generator: torch.Generato
     return hi, lo
 
 
-def sr_loss(model: UNet2DModel, sched: DDIMScheduler, high: Tensor, low: Tensor) -> tuple[Tensor, dict[str, float]]:
+def sr_loss(model: UNet2DModel, sched: DDIMScheduler, high: Tensor, low: Tensor,
+            generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, float]]:
     """Epsilon MSE on ``(B, 3, S, S)`` high-res frames given their ``(B, 3, s, s)`` low-res versions."""
-    t = torch.randint(0, sched.config.num_train_timesteps, (high.shape[0],), device=high.device)
-    noise = torch.randn_like(high)
+    t, noise = draw(sched, high, generator)
     x_t = sched.add_noise(high, noise, t)
     pred = model(torch.cat([x_t, upsample(low, high.shape[-1])], dim=1), t).sample
     loss = F.mse_loss(pred, noise)

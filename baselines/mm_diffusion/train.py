@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from mmgt.stage1.train import LossLog, ema_state_dict, forever, latest_checkpoint, plot_losses, save_checkpoint
 
-from baselines.mm_diffusion.checkpoint import MODELS, save_weights
+from baselines.mm_diffusion.checkpoint import MODELS, check_run, save_weights
 from baselines.mm_diffusion.config import MMDiffusionConfig, TrainConfig
 from baselines.mm_diffusion.data import Windows, load_windows
 from baselines.mm_diffusion.diffusion import coupled_loss, scheduler
@@ -48,12 +48,14 @@ class RunOptions:
     progress: bool = True
 
 
-def fit(name: str, model: nn.Module, dataset: TensorDataset, step_loss: StepLoss, tcfg: TrainConfig, out: Path,
+def fit(name: str, build: Callable[[], nn.Module], dataset: TensorDataset, step_loss: StepLoss, tcfg: TrainConfig, out: Path,
         opts: RunOptions, export: Callable[[dict, int], None]) -> None:
-    """Train ``model`` for ``tcfg.steps`` (resuming from ``out/checkpoints``), exporting EMA weights at checkpoints."""
+    """Train ``build()`` (initialised after seeding with ``tcfg.seed``) for ``tcfg.steps``, resuming from
+    ``out/checkpoints``; EMA weights are exported at every checkpoint."""
     set_seed(tcfg.seed)
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
+    model = build()
     loader = DataLoader(dataset, batch_size=min(tcfg.batch_size, len(dataset)), shuffle=True, drop_last=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=0.0)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
@@ -88,6 +90,7 @@ def fit(name: str, model: nn.Module, dataset: TensorDataset, step_loss: StepLoss
 def train(cfg: MMDiffusionConfig, opts: RunOptions = RunOptions(), windows: Windows | None = None) -> Path:
     """Train the models named in ``opts.models``; returns the run folder (load it with ``load_run``)."""
     run = Path(opts.out)
+    check_run(run, cfg)
     windows = windows if windows is not None else load_windows(opts.data, cfg)
     sched = scheduler(cfg.diffusion)
     extra = {"data": str(opts.data), "train_windows": len(windows.video), "sr_train_frames": len(windows.high)}
@@ -96,7 +99,7 @@ def train(cfg: MMDiffusionConfig, opts: RunOptions = RunOptions(), windows: Wind
         return lambda state, step: save_weights(run, name, cfg, state, step, opts.fp16, extra)
 
     if "coupled" in opts.models:
-        fit("coupled", CoupledUNet(cfg.model), TensorDataset(windows.video, windows.audio),
+        fit("coupled", lambda: CoupledUNet(cfg.model), TensorDataset(windows.video, windows.audio),
             lambda m, b: coupled_loss(m, sched, *b), cfg.train, run / "coupled", opts, exporter("coupled"))
     if "sr" in opts.models:
         def sr_step(model: nn.Module, batch: list[Tensor]) -> tuple[Tensor, dict[str, float]]:
@@ -105,6 +108,6 @@ def train(cfg: MMDiffusionConfig, opts: RunOptions = RunOptions(), windows: Wind
             dev = next(model.parameters()).device
             return sr_loss(model, sched, high.to(dev), low.to(dev))
 
-        fit("sr", build_sr(cfg.sr), TensorDataset(torch.arange(len(windows.high))), sr_step, cfg.sr_train,
+        fit("sr", lambda: build_sr(cfg.sr), TensorDataset(torch.arange(len(windows.high))), sr_step, cfg.sr_train,
             run / "sr", opts, exporter("sr"))
     return run
