@@ -9,6 +9,9 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
+import torch
+import torch.nn.functional as F
+
 from mmgt.errors import MMGTError
 from mmgt.methods.base import Conditions, Generation, Method, MethodConfig
 
@@ -42,8 +45,9 @@ class MMDiffusion(Method):
     def generate(self, cond: Conditions) -> Generation:
         frames = self.pipeline.generate(cond.audio, cond.sample_rate, cond.n_frames, cond.fps, seed=self.config.seed)
         w, h = cond.size
-        if frames.shape[1:3] != (h, w):
-            raise MMGTError(f"{self.name}: the model outputs {frames.shape[2]}x{frames.shape[1]} frames, the clip is {w}x{h}")
+        if frames.shape[1:3] != (h, w):  # the model is square at sr.out_size; fit other clip sizes
+            x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+            frames = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
         return Generation(frames)
 
     def provenance(self) -> dict:

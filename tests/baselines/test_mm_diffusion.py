@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -212,6 +213,11 @@ def test_method_generates_80_frames_at_256(tiny_split):
     np.testing.assert_array_equal(frames[0], frames[1])  # 25 fps from 10 fps: frames 0 and 1 show native frame 0
     prov = method.provenance()
     assert prov["driven_by"] == "audio" and "ref_image" in prov["ignores"] and prov["checkpoint"] == "random-init"
+
+    # clips of another size get the model's square frames resized to theirs
+    method.__dict__["pipeline"] = Pipeline.random_init(small_config())
+    other = dataclasses.replace(cond, n_frames=10, ref_image=np.zeros((48, 80, 3), np.uint8))
+    assert method.generate(other).frames.shape == (10, 48, 80, 3)
 
 
 def test_method_without_a_trained_model_names_the_run_folder(tmp_path):
