@@ -68,7 +68,7 @@ class ResBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, emb_dim: int, dilation: int, dropout: float):
         super().__init__()
         self.v_in, self.v_conv = group_norm(c_in), VideoConv(c_in, c_out)
-        self.a_in = nn.Sequential(group_norm(c_in), nn.SiLU(), nn.Conv1d(c_in, c_out, 3, padding=dilation, dilation=dilation))
+        self.a_in, self.a_conv = group_norm(c_in), nn.Conv1d(c_in, c_out, 3, padding=dilation, dilation=dilation)
         self.emb = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, 2 * c_out))
         self.v_norm, self.a_norm = group_norm(c_out), group_norm(c_out)
         self.v_out = nn.Sequential(nn.SiLU(), nn.Dropout(dropout), zero(nn.Conv2d(c_out, c_out, 1)))
@@ -80,7 +80,7 @@ class ResBlock(nn.Module):
         scale, bias = self.emb(emb).chunk(2, dim=-1)
         hv = self.v_conv(F.silu(per_frame(self.v_in, v)))
         hv = per_frame(self.v_norm, hv) * (1 + scale[:, None, :, None, None]) + bias[:, None, :, None, None]
-        ha = self.a_norm(self.a_in(a)) * (1 + scale[..., None]) + bias[..., None]
+        ha = self.a_norm(self.a_conv(F.silu(self.a_in(a)))) * (1 + scale[..., None]) + bias[..., None]
         return per_frame(self.v_skip, v) + per_frame(self.v_out, hv), self.a_skip(a) + self.a_out(ha)
 
 
