@@ -32,3 +32,29 @@ def stage1(
                       resume=resume, progress=progress)
     model = train(cfg, opts)
     print(f"model: {model}\nloss curve: {run_dir / 'loss.png'}")
+
+
+@app.command("mm-diffusion")
+def mm_diffusion(
+    preset: str = typer.Option("tiny", help="Preset name (tiny, paper) or a YAML path."),
+    data: Path = typer.Option(Path("data/synth"), help="Split root (trains on its 'train' clips)."),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/mm_diffusion/<tiny|paper>)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a preset field, e.g. --set train.steps=100."),
+    models: list[str] = typer.Option(["coupled", "sr"], "--models", help="Which models to train (coupled, sr)."),
+    fp16: bool = typer.Option(False, help="Export half-precision weights (the committed tiny checkpoints)."),
+    resume: bool = typer.Option(True, help="Continue from the newest checkpoint of each model."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Train the MM-Diffusion baseline (coupled audio-video U-Net, then the upsampler) on a split."""
+    from baselines.mm_diffusion.checkpoint import MODELS
+    from baselines.mm_diffusion.config import load_config
+    from baselines.mm_diffusion.train import RunOptions, train
+    from mmgt.errors import MMGTError
+
+    if unknown := set(models) - set(MODELS):
+        raise MMGTError(f"--models must be among {list(MODELS)}, got {sorted(unknown)}")
+    cfg = load_config(preset, overrides)
+    run_dir = out or Path("runs/mm_diffusion") / cfg.name.removeprefix("mm-diffusion-")
+    opts = RunOptions(data=str(data), out=str(run_dir), models=tuple(models), fp16=fp16, resume=resume, progress=progress)
+    train(cfg, opts)
+    print(f"models: {run_dir}\nloss curves: {run_dir / 'coupled' / 'loss.png'}, {run_dir / 'sr' / 'loss.png'}")
