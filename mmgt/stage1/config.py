@@ -116,7 +116,8 @@ def preset_path(preset: str) -> Path:
 
 
 def available_presets() -> list[str]:
-    return sorted(p.stem.removeprefix("stage1_").replace("_", "-") for p in PRESET_DIR.glob("*.yaml"))
+    files = [*PRESET_DIR.glob("stage1_*.yaml"), *PRESET_DIR.glob("edge_*.yaml")]
+    return sorted(p.stem.removeprefix("stage1_").replace("_", "-") for p in files)
 
 
 def apply_override(data: dict, override: str) -> None:
