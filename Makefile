@@ -82,3 +82,6 @@ STAGE1_JOBS  ?= 2
 stage1-models: $(STAMP) $(DATA)/manifest.csv  ## train the stage-1 report's rows x seeds -> runs/stage1/<preset>[-seedN] (STAGE1_JOBS at once)
 	@for p in $(STAGE1_ROWS); do for s in $(STAGE1_SEEDS); do echo "$$p $$s"; done; done | \
 	  xargs -P $(STAGE1_JOBS) -L 1 sh -c '$(VENV)/bin/mmgt train stage1 --data $(DATA) --no-progress --preset $$0 --seed $$1'
+
+train-mm-diffusion: $(STAMP) $(DATA)/manifest.csv  ## retrain the tiny MM-Diffusion models (base + SR, ~30 min on 2 cores)
+	$(VENV)/bin/mmgt train mm-diffusion --preset tiny --data $(DATA) --out runs/mm_diffusion/tiny --fp16 --no-resume
