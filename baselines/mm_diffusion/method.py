@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from mmgt.checkpoints import default_checkpoint
 from mmgt.errors import MMGTError
 from mmgt.methods.base import Conditions, Generation, Method, MethodConfig
 
@@ -23,8 +24,9 @@ PRESETS = ("tiny", "paper")
 
 
 class MMDiffusion(Method):
-    """MM-Diffusion retrained on the split. ``config.checkpoint``: the run folder (default
-    ``runs/mm_diffusion/<preset>``, where ``mmgt train mm-diffusion`` writes it)."""
+    """MM-Diffusion retrained on the split. ``config.checkpoint``: the run folder (default: the committed
+    ``checkpoints/mm_diffusion/<preset>``, else ``runs/mm_diffusion/<preset>``, where ``mmgt train
+    mm-diffusion`` writes it)."""
 
     name = "mm-diffusion"
     driven_by = "audio"
@@ -34,7 +36,7 @@ class MMDiffusion(Method):
         super().__init__(config)
         if config.preset not in PRESETS:
             raise MMGTError(f"{self.name}: preset must be one of {list(PRESETS)}, got {config.preset!r}")
-        self.run = Path(config.checkpoint) if config.checkpoint else RUNS / config.preset
+        self.run = Path(config.checkpoint) if config.checkpoint else default_checkpoint(f"mm_diffusion/{config.preset}", RUNS / config.preset)
         if pipeline is not None:
             self.__dict__["pipeline"] = pipeline
 
