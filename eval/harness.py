@@ -3,8 +3,9 @@ cache them, and fold them into the metric states.
 
 Per clip, a *contribution* is a small dict of arrays (features of pred and GT frames, per-frame
 PSNR/SSIM/LPIPS scores, lip-sync distances, gesture latents). Contributions are cached on disk keyed
-by the inputs' content hashes, the extractors' weights and the protocol, so an interrupted run
-loses nothing and a rerun resumes. GT features are cached separately so that every method evaluated
+by the inputs' content hashes, the extractors' weights and the protocol, so a rerun resumes; inside
+a clip, each extractor's output is cached as soon as it is computed (``self.memo``), so an
+interrupt loses at most the extractor call in flight. GT features are cached separately so that every method evaluated
 against the same GT reuses them. Metric states are rebuilt from contributions; they are float64
 sufficient statistics, so shards (``--shard i/N`` or torchrun ranks) merge exactly.
 """
@@ -18,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 import eval.metrics as M
-from eval.cache import FeatureCache, cache_key
+from eval.cache import FeatureCache, MemoizedCalls, cache_key
 from eval.extractor_set import ExtractorSet
 from eval.inputs import ClipInputs, PairFiles, read_pair, resize_note
 from eval.pairing import ClipFiles, Pairing, discover, pair
@@ -88,6 +89,8 @@ class Evaluator:
             device=config.device,
             gesture_encoder=config.gesture_encoder,
         )
+        # per-clip outputs of every extractor, cached as each is computed (an interrupt loses only the call in flight)
+        self.memo = MemoizedCalls(self.extractors, self.cache, lambda: self.extractors.fingerprint(self.metrics))
 
     # ----- pairing -------------------------------------------------------------------------
     def pairing(self) -> Pairing:
@@ -235,15 +238,15 @@ class Evaluator:
                     out[f"{region}/{name}/{side}"] = feats
             for name in FRAME_METRICS:
                 if self._needs(name):
-                    out[f"{region}/{name}"] = self.extractors.frame_scores(name, pf, gf, self.protocol)
+                    out[f"{region}/{name}"] = self.memo.frame_scores(name, pf, gf, self.protocol)
         if self._needs("sync") and track is not None:
-            out["sync/dists"] = self.extractors.sync_distances(mouth_crops(p_frames, track, self.protocol), inputs.audio, self.protocol)
+            out["sync/dists"] = self.memo.sync_distances(mouth_crops(p_frames, track, self.protocol), inputs.audio, self.protocol)
         if self._needs("fgd"):
             if self.gesture_keypoints == "files":
                 kps = np.stack([inputs.pred_keypoints, gt_kp])
             else:
                 kps = np.stack([self._extracted_pose(p_frames, shas["pred"]), self._extracted_pose(g_frames, shas["gt"])])
-            latents = self.extractors.gesture(kps, self.protocol.size)
+            latents = self.memo.gesture(kps, self.protocol.size)
             out["gesture/pred"], out["gesture/gt"] = latents[0], latents[1]
         out["no_face"] = np.array(track is None)
         out["sizes"] = np.array([inputs.pred_size, inputs.gt_size])

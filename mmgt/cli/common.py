@@ -17,7 +17,6 @@ import sys
 import warnings
 from typing import Callable
 
-import click
 import typer
 
 from mmgt.errors import MMGTError, UsageError
@@ -29,7 +28,8 @@ EXIT_STATUS_HELP = (
     "3 incomplete results (failed or missing clips; check: problems found); 130 interrupted."
 )
 
-_interrupt_note: Callable[[], str] = lambda: "nothing was written"  # noqa: E731
+_interrupt_note: Callable[[], str] = lambda: (  # noqa: E731 (commands with resumable state set their own)
+    "files finished before the interrupt are kept (each is written whole or not at all); rerun the command to finish")
 
 
 def on_interrupt(note: Callable[[], str]) -> None:
@@ -72,7 +72,7 @@ def _exit_code(exc: BaseException) -> int:
     if isinstance(exc, MMGTError):
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    if isinstance(exc, click.ClickException):  # click's usage errors (exit 2) arrive here
+    if isinstance(exc, typer.TyperException) and hasattr(exc, "show"):  # typer's click usage errors (exit 2)
         exc.show()
         return exc.exit_code
     if isinstance(exc, OSError) and exc.filename is not None:  # a file the system refused: disk full, permissions
@@ -91,7 +91,7 @@ def run_cli(app: typer.Typer) -> None:
         code = EXIT_INTERRUPTED
     except typer.Exit as exc:
         code = exc.exit_code
-    except click.Abort:
+    except typer.Abort:
         code = EXIT_INTERRUPTED
     except Exception as exc:
         if os.environ.get("MMGT_DEBUG"):

@@ -160,7 +160,10 @@ class Split:
             raise DataError(manifest, "manifest not found: not a split root")
         self.records = read_manifest(manifest)
         meta = self.root / META
-        self.meta: dict = json.loads(meta.read_text()) if meta.is_file() else {}
+        try:
+            self.meta: dict = json.loads(meta.read_text()) if meta.is_file() else {}
+        except ValueError as exc:
+            raise DataError(meta, f"not readable JSON ({exc})") from None
 
     def clips(self, split: str | None = None, speakers: list[str] | None = None) -> list[Clip]:
         """Clips of one split (``train``/``test``; all when None), sorted by clip id."""
