@@ -5,8 +5,8 @@ Per clip, a *contribution* is a small dict of arrays (features of pred and GT fr
 PSNR/SSIM/LPIPS scores, lip-sync distances, gesture latents). Contributions are cached on disk keyed
 by the inputs' content hashes, the extractors' weights and the protocol, so a rerun resumes; inside
 a clip, each extractor's output is cached as soon as it is computed (``self.memo``), so an
-interrupt loses at most the extractor call in flight. GT features are cached separately so that every method evaluated
-against the same GT reuses them. Metric states are rebuilt from contributions; they are float64
+interrupt loses at most the extractor call in flight. GT features are cached separately so that
+every method evaluated against the same GT reuses them. Metric states are rebuilt from contributions; they are float64
 sufficient statistics, so shards (``--shard i/N`` or torchrun ranks) merge exactly.
 """
 
