@@ -151,10 +151,11 @@ def sound(tiny_split: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # ----- per-clip faults: exit 3, one summary block, nothing scored silently ------------------------
 
-def test_every_faulty_clip_makes_the_run_incomplete_with_its_reason(faulty, tmp_path):
+def test_every_faulty_clip_makes_the_run_incomplete_with_its_reason(faulty, shards, tmp_path):
     pred, gt = faulty
-    before = snapshot(pred, gt)
-    proc = mmgt_eval("--pred", pred, "--gt", gt, "--out", tmp_path / "out", "--cache-dir", tmp_path / "cache",
+    earlier = shards[0].parent  # another run's results and cache, shared with this run
+    before, before_earlier = snapshot(pred, gt), snapshot(earlier)
+    proc = mmgt_eval("--pred", pred, "--gt", gt, "--out", tmp_path / "out", "--cache-dir", earlier / "cache",
                      "--allow-missing", *CHEAP)
     err = assert_status(proc, 3, "incomplete:", f"{len(FAULTS)} failed, 1 missing")
     block = err[err.index("incomplete:"):].splitlines()
@@ -176,6 +177,8 @@ def test_every_faulty_clip_makes_the_run_incomplete_with_its_reason(faulty, tmp_
     assert results["clips"]["resized"]["c13"]["aspect_changed"] == ["pred"]
     assert any("non-square" in w for w in results["warnings"])
     assert snapshot(pred, gt) == before
+    after = snapshot(earlier)
+    assert all(after[k] == v for k, v in before_earlier.items())  # earlier results and cache entries untouched
 
 
 def test_missing_clips_are_an_error_without_allow_missing(faulty, tmp_path):
