@@ -6,11 +6,11 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from mmgt.video_io import atomic_path
-
 
 
 def cache_key(**parts) -> str:
@@ -44,3 +44,44 @@ class FeatureCache:
         with atomic_path(self._path(key)) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
+
+
+def content_key(value):
+    """A JSON-able stand-in for a call argument: arrays by dtype, shape and content hash."""
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value)
+        return ["ndarray", data.dtype.str, list(data.shape), hashlib.sha256(data.view(np.uint8).reshape(-1)).hexdigest()]
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, (list, tuple)):
+        return [content_key(v) for v in value]
+    return value
+
+
+class MemoizedCalls:
+    """``target``'s array-returning methods, each result stored in ``cache`` as soon as it is computed.
+
+    The key is the method name, its arguments' contents and ``salt()`` (e.g. the extractors' weights
+    fingerprint), so an interrupted clip keeps every extractor output it finished, whichever
+    extractors a run has: ``MemoizedCalls(extractors, cache, salt).sync_distances(crops, audio, protocol)``.
+    """
+
+    def __init__(self, target, cache: FeatureCache, salt: Callable[[], object]):
+        self._target, self._cache, self._salt = target, cache, salt
+
+    def __getattr__(self, name: str):
+        method = getattr(self._target, name)
+        if self._cache.root is None:
+            return method
+
+        def call(*args, **kwargs):
+            key = cache_key(kind="call", method=name, args=[content_key(a) for a in args],
+                            kwargs={k: content_key(v) for k, v in kwargs.items()}, salt=self._salt())
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit["out"]
+            out = np.asarray(method(*args, **kwargs))
+            self._cache.put(key, {"out": out})
+            return out
+
+        return call

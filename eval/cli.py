@@ -3,7 +3,7 @@
 \b
     mmgt-eval --pred runs/mmgt --gt data/synth              # every metric, both regions
     mmgt-eval --pred P --gt G --metrics psnr,ssim --regions face --json
-    mmgt-eval --pred P --gt G --shard 0/4 --out shards/0    # then: mmgt-eval merge shards/*
+    mmgt-eval --pred P --gt G --shard 0/4 --out shards      # state in shards/shard-0-of-4; then: mmgt-eval merge shards
     mmgt-eval check --pred P --gt G                         # integrity pass only
     mmgt-eval ls                                            # metrics, extractors, weights
     mmgt-eval table results/eval/*                          # render results as a table
@@ -19,9 +19,10 @@ from typing import Optional
 import typer
 
 from eval.harness import ALL_METRICS, EvalConfig
+from eval.preflight import check_options, check_paths, check_writable_folder, parse_shard
 from eval.protocol import Protocol
-from mmgt.cli.common import run_cli
-from mmgt.errors import MMGTError
+from mmgt.cli.common import EXIT_INCOMPLETE, on_interrupt, run_cli
+from mmgt.errors import UsageError
 
 app = typer.Typer(
     name="mmgt-eval",
@@ -31,22 +32,16 @@ app = typer.Typer(
     add_completion=False,
 )
 
-EXIT_INCOMPLETE = 3
 DEFAULTS = EvalConfig(pred=Path("."), gt=Path("."))
+METRIC_ALIASES = {"div": "fgd"}  # Div is computed from FGD's gesture latents: asking for either gives both
 
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def _shard(value: str) -> tuple[int, int]:
-    try:
-        i, n = (int(v) for v in value.split("/"))
-    except ValueError:
-        raise MMGTError(f"--shard must look like i/N (e.g. 0/4), got {value!r}") from None
-    if not 0 <= i < n:
-        raise MMGTError(f"--shard {value}: need 0 <= i < N")
-    return i, n
+def _metrics(value: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(METRIC_ALIASES.get(m, m) for m in _csv(value)))
 
 
 def build_config(
@@ -56,10 +51,10 @@ def build_config(
     reuse_memory: bool,
 ) -> EvalConfig:
     return EvalConfig(
-        pred=pred, gt=gt, audio=audio, pred_keypoints=pred_keypoints, metrics=_csv(metrics), regions=_csv(regions),
+        pred=pred, gt=gt, audio=audio, pred_keypoints=pred_keypoints, metrics=_metrics(metrics), regions=_csv(regions),
         protocol=Protocol(trim=trim), split=split, cache_dir=cache_dir, weights_dir=weights_dir,
         allow_untrained=allow_untrained, allow_missing=allow_missing, gesture_encoder=gesture_encoder,
-        shard=_shard(shard), device=device, batch_size=batch_size, progress=progress, reuse_memory=reuse_memory,
+        shard=parse_shard(shard), device=device, batch_size=batch_size, progress=progress, reuse_memory=reuse_memory,
     )
 
 
@@ -83,10 +78,11 @@ def main_command(
     gt: Optional[Path] = typer.Option(None, help="Ground truth: a split root (its test clips) or a folder like --pred."),
     audio: Optional[Path] = typer.Option(None, help="Driving audio per clip (<id>.wav); default: GT's audio.wav."),
     pred_keypoints: Optional[Path] = typer.Option(None, help="Keypoints the method wrote (<id>.npy) for FGD; default: PRED/<id>/keypoints.npy."),
-    metrics: str = typer.Option(",".join(ALL_METRICS), help="Comma-separated metric families."),
+    metrics: str = typer.Option(",".join(ALL_METRICS), help="Comma-separated metric families (div comes with fgd)."),
     regions: str = typer.Option(",".join(DEFAULTS.regions), help="Comma-separated regions: full, face."),
     split: str = typer.Option(DEFAULTS.split, help="Which split of a split root to score."),
-    out: Path = typer.Option(Path("results/eval"), help="Results root; each run makes a new directory inside."),
+    out: Path = typer.Option(Path("results/eval"), help="Results root; each run makes a new directory inside "
+                             "(with --shard i/N: the state goes to OUT/shard-i-of-N)."),
     cache_dir: Path = typer.Option(DEFAULTS.cache_dir, help="Feature cache (GT features, per-clip results)."),
     weights_dir: Optional[Path] = typer.Option(None, help="Weights cache (default $MMGT_WEIGHTS_DIR)."),
     allow_untrained: bool = typer.Option(False, "--allow-untrained-extractors", help="Use seeded random-init extractors when weights are missing; every such value is marked."),
@@ -105,31 +101,58 @@ def main_command(
     if ctx.invoked_subcommand is not None:
         return
     if pred is None or gt is None:
-        raise MMGTError("give --pred DIR and --gt DIR (see mmgt-eval --help)")
-    from eval.run import evaluate, write_partial, write_run
+        raise UsageError("--pred/--gt", "both are required (see mmgt-eval --help)")
+    from eval.run import check_partial_target, evaluate, write_partial, write_run
 
     config = build_config(pred, gt, audio, pred_keypoints, metrics, regions, split, cache_dir, weights_dir,
                           allow_untrained, allow_missing, gesture_encoder, shard, device, batch_size, trim, progress,
                           reuse_memory)
+    check_options(config, ALL_METRICS)
+    sharded = config.shard[1] > 1
+    check_paths(config, None if sharded else out)
+    if sharded:
+        check_partial_target(config, out)
+    on_interrupt(lambda: (f"clips finished so far are cached in {cache_dir}; rerun the same command to resume"
+                          " (no results were written)"))
     rank = init_distributed(device)
     results, states, _ = evaluate(config)
     if rank != 0:
         return
-    if config.shard[1] > 1:
+    if sharded:
         where = write_partial(config, states, results, out)
         print(f"shard {shard} saved to {where}", file=sys.stderr)
     else:
         where = write_run(results, states, out)
         print(f"results written to {where}", file=sys.stderr)
-    if json_out:
-        print(json.dumps(results, indent=2))
-    else:
-        from eval.table import results_summary
+    print(json.dumps(results, indent=2) if json_out else _summary(results))
+    report_run(results)
 
-        print(results_summary(results))
-    if not results["complete"]:
-        print(f"incomplete: {len(results['clips']['failed'])} failed, {len(results['clips']['missing'])} missing clip(s)", file=sys.stderr)
-        raise typer.Exit(EXIT_INCOMPLETE)
+
+def _summary(results: dict) -> str:
+    from eval.table import results_summary
+
+    return results_summary(results)
+
+
+def report_run(results: dict) -> None:
+    """Notes and warnings on stderr, then, for incomplete results, which clips failed and why (exit 3)."""
+    from eval.run import resize_summary
+
+    note = resize_summary(results["clips"].get("resized", {}))
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    for line in results.get("warnings", []):
+        print(f"warning: {line}", file=sys.stderr)
+    if results["complete"]:
+        return
+    clips = results["clips"]
+    failed, missing = clips["failed"], clips["missing"]
+    lines = [f"incomplete: {len(failed)} failed, {len(missing)} missing clip(s); "
+             f"the values cover the {len(clips['evaluated'])} other clip(s)"]
+    lines += [f"  failed  {cid}: {why}" for cid, why in sorted(failed.items())]
+    lines += [f"  missing {cid}: no prediction" for cid in missing]
+    print("\n".join(lines), file=sys.stderr)
+    raise typer.Exit(EXIT_INCOMPLETE)
 
 
 @app.command()
@@ -137,15 +160,26 @@ def check(
     pred: Path = typer.Option(..., help="Predictions folder."),
     gt: Path = typer.Option(..., help="Ground-truth folder or split root."),
     split: str = typer.Option("test", help="Split of a split root."),
+    audio: Optional[Path] = typer.Option(None, help="Driving audio per clip (<id>.wav); default: GT's audio.wav."),
+    pred_keypoints: Optional[Path] = typer.Option(None, help="Keypoints the method wrote (<id>.npy)."),
+    trim: str = typer.Option("none", help="Frame-count policy when pred and GT differ: none (problem) or min."),
+    metrics: str = typer.Option(",".join(ALL_METRICS), help="The metrics of the run to check for (lip sync reads the audio)."),
 ) -> None:
-    """Integrity pass: missing/extra/corrupt clips, fps, frame counts, resolution. Exit 3 on problems."""
+    """Integrity pass, reading every file as a full run does: missing clips, videos (decodable, fps, frame
+    counts), keypoints (shape, frames, finite) and audio. Exit 3 on problems."""
     from eval.check import check_pairs
 
-    problems = check_pairs(pred, gt, split)
-    for line in problems:
+    config = EvalConfig(pred=pred, gt=gt, audio=audio, pred_keypoints=pred_keypoints, split=split, metrics=_metrics(metrics),
+                        protocol=Protocol(trim=trim), cache_dir=None, progress=False)
+    check_options(config, ALL_METRICS)
+    check_paths(config)
+    report = check_pairs(config)
+    for line in report.problems:
         print(line)
-    print(f"{len(problems)} problem(s)", file=sys.stderr)
-    if problems:
+    for line in report.notes:
+        print(f"note: {line}", file=sys.stderr)
+    print(f"{len(report.problems)} problem(s)", file=sys.stderr)
+    if report.problems:
         raise typer.Exit(EXIT_INCOMPLETE)
 
 
@@ -170,19 +204,18 @@ def table(
 
 @app.command()
 def merge(
-    shards: list[Path] = typer.Argument(..., help="Shard directories written with --shard i/N."),
+    shards: list[Path] = typer.Argument(..., help="Shard folders written with --shard i/N, or the --out they were written to."),
     out: Path = typer.Option(Path("results/eval"), help="Results root for the merged run."),
     json_out: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
 ) -> None:
     """Merge shard states exactly and write one results directory."""
     from eval.merge import merge_shards
 
+    check_writable_folder(out, "--out")
     results, where = merge_shards(shards, out)
     print(f"results written to {where}", file=sys.stderr)
-    if json_out:
-        print(json.dumps(results, indent=2))
-    if not results["complete"]:
-        raise typer.Exit(EXIT_INCOMPLETE)
+    print(json.dumps(results, indent=2) if json_out else _summary(results))
+    report_run(results)
 
 
 @app.command("train-gesture-encoder")

@@ -4,9 +4,10 @@ cache them, and fold them into the metric states.
 Per clip, a *contribution* is a small dict of arrays (features of pred and GT frames, per-frame
 PSNR/SSIM/LPIPS scores, lip-sync distances, gesture latents, MediaPipe landmarks and the audio
 envelope). Contributions are cached on disk keyed by the inputs' content hashes, the extractors'
-weights and the protocol, so an interrupted run loses nothing and a rerun resumes. GT features (and
-every video's landmarks) are cached separately by content, so that every method evaluated against
-the same GT reuses them. Metric states are rebuilt from contributions; they are float64
+weights and the protocol, so a rerun resumes; inside a clip, each extractor's output is cached as
+soon as it is computed (``self.memo``), so an interrupt loses at most the extractor call in flight.
+GT features (and every video's landmarks) are cached separately by content, so that every method
+evaluated against the same GT reuses them. Metric states are rebuilt from contributions; they are float64
 sufficient statistics, so shards (``--shard i/N`` or torchrun ranks) merge exactly.
 """
 
@@ -19,15 +20,16 @@ import numpy as np
 from tqdm import tqdm
 
 import eval.metrics as M
-from eval.cache import FeatureCache, cache_key
+from eval.cache import FeatureCache, MemoizedCalls, cache_key
 from eval.extractor_set import ExtractorSet
+from eval.inputs import ClipInputs, PairFiles, read_pair, resize_note
 from eval.pairing import ClipFiles, Pairing, discover, pair
+from eval.preflight import check_options
 from eval.protocol import Protocol
-from eval.regions import BoxTrack, face_crops, mouth_crops, resize_frames, track_from_detector, track_from_keypoints
-from mmgt.data.layout import load_keypoints
-from mmgt.errors import DataError, MMGTError
+from eval.regions import BoxTrack, face_crops, mouth_crops, track_from_detector, track_from_keypoints
+from mmgt.errors import DataError
 from mmgt.lip_audio import audio_envelope
-from mmgt.video_io import SAMPLE_RATE, read_audio, read_video
+from mmgt.video_io import SAMPLE_RATE, probe
 from mmgt.weights import sha256_file as file_sha256
 
 FRAME_METRICS = ("psnr", "ssim", "lpips")
@@ -67,16 +69,12 @@ class ClipOutcome:
     contribution: dict[str, np.ndarray] | None = None
     error: str | None = None
     no_face: bool = False
+    resized: dict | None = None  # eval.inputs.resize_note: source sizes when frames were resized
 
 
 def metric_names(config: EvalConfig) -> list[str]:
-    """Validated metric families; ``sync`` and ``fgd`` bring their companion outputs."""
-    unknown = [m for m in config.metrics if m not in ALL_METRICS]
-    if unknown:
-        raise MMGTError(f"unknown metric(s) {', '.join(unknown)}; valid: {', '.join(ALL_METRICS)}")
-    bad = [r for r in config.regions if r not in ("full", "face")]
-    if bad:
-        raise MMGTError(f"unknown region(s) {', '.join(bad)}; valid: full, face")
+    """Validated metric families (eval/preflight.py checks every option); ``sync`` and ``fgd`` bring their companion outputs."""
+    check_options(config, ALL_METRICS)
     return list(config.metrics)
 
 
@@ -95,6 +93,8 @@ class Evaluator:
             device=config.device,
             gesture_encoder=config.gesture_encoder or self.default_gesture_encoder(),
         )
+        # per-clip outputs of every extractor, cached as each is computed (an interrupt loses only the call in flight)
+        self.memo = MemoizedCalls(self.extractors, self.cache, lambda: self.extractors.fingerprint(self.metrics))
 
     def default_gesture_encoder(self) -> Path | None:
         """The committed encoder when FGD/Div are scored against the embedded synthetic split."""
@@ -172,26 +172,22 @@ class Evaluator:
             raise DataError(self.config.pred_keypoints, f"no keypoints for clip {pred.clip_id}")
         return pred.keypoints
 
-    def _load_pair(self, pred: ClipFiles, gt: ClipFiles) -> tuple[np.ndarray, np.ndarray, tuple, tuple]:
-        """Decoded pred and GT frames at the protocol size, and their source ``(w, h)``."""
-        p = self.protocol
-        g_frames = read_video(gt.video, expect_fps=p.fps)
-        p_frames = read_video(pred.video, expect_fps=p.fps)
-        if len(p_frames) != len(g_frames):
-            if p.trim != "min":
-                raise DataError(pred.video, f"has {len(p_frames)} frames, GT has {len(g_frames)} (protocol trim: {p.trim})")
-            n = min(len(p_frames), len(g_frames))
-            p_frames, g_frames = p_frames[:n], g_frames[:n]
-        sizes = (p_frames.shape[2], p_frames.shape[1]), (g_frames.shape[2], g_frames.shape[1])
-        return resize_frames(p_frames, p.size), resize_frames(g_frames, p.size), *sizes
-
-    def _keypoints(self, path: Path | None, n_frames: int, src_size: tuple[int, int]) -> np.ndarray | None:
-        """Pixel keypoints rescaled from the source frame size to the protocol size."""
-        if path is None:
-            return None
-        kp = load_keypoints(path, n_frames).copy()
-        kp[..., :2] *= self.protocol.size / np.array(src_size, np.float32)
-        return kp
+    def read_inputs(self, pred: ClipFiles, gt: ClipFiles, problems: list[DataError] | None = None) -> ClipInputs | None:
+        """Every input file of a pair, validated (eval/inputs.py); ``problems`` collects instead of raising."""
+        before = len(problems) if problems is not None else 0
+        paths: dict[str, Path | None] = {}
+        for name, resolve in (("keypoints", lambda: self._pred_keypoints_path(pred)),
+                              ("audio", lambda: self._audio_path(pred, gt) if self._needs("sync", "lip_audio") else None)):
+            try:
+                paths[name] = resolve()
+            except DataError as err:
+                if problems is None:
+                    raise
+                problems.append(err)
+                paths[name] = None
+        files = PairFiles(pred.video, gt.video, paths["keypoints"], gt.keypoints, paths["audio"])
+        inputs = read_pair(files, self.protocol, problems)
+        return None if problems is not None and len(problems) > before else inputs
 
     def _face_track(self, gt_kp: np.ndarray | None, gt_frames: np.ndarray) -> BoxTrack | None:
         if gt_kp is not None:
@@ -250,9 +246,9 @@ class Evaluator:
         key = self.clip_key(hashes)
         cached = self.cache.get(key)
         if cached is not None:
-            return ClipOutcome(gt.clip_id, cached, no_face=bool(cached["no_face"]))
-        p_frames, g_frames, p_size, g_size = self._load_pair(pred, gt)
-        gt_kp = self._keypoints(gt.keypoints, len(g_frames), g_size)
+            return self._outcome(pred, gt, cached)
+        inputs = self.read_inputs(pred, gt)
+        p_frames, g_frames, gt_kp = inputs.pred_frames, inputs.gt_frames, inputs.gt_keypoints
         track = self._face_track(gt_kp, g_frames) if ("face" in self.config.regions or self._needs("sync")) else None
         regions = {"full": (p_frames, g_frames)} if "full" in self.config.regions else {}
         if "face" in self.config.regions and track is not None:
@@ -266,27 +262,35 @@ class Evaluator:
                     out[f"{region}/{name}/{side}"] = feats
             for name in FRAME_METRICS:
                 if self._needs(name):
-                    out[f"{region}/{name}"] = self.extractors.frame_scores(name, pf, gf, self.protocol)
-        audio = read_audio(self._audio_path(pred, gt), SAMPLE_RATE) if self._needs("sync", "lip_audio") else None
+                    out[f"{region}/{name}"] = self.memo.frame_scores(name, pf, gf, self.protocol)
         if self._needs("sync") and track is not None:
-            out["sync/dists"] = self.extractors.sync_distances(mouth_crops(p_frames, track, self.protocol), audio, self.protocol)
+            out["sync/dists"] = self.memo.sync_distances(mouth_crops(p_frames, track, self.protocol), inputs.audio, self.protocol)
         if self._needs("fgd"):
             if self.gesture_keypoints == "files":
-                pred_kp = self._keypoints(self._pred_keypoints_path(pred), len(p_frames), p_size)
-                kps = np.stack([pred_kp, gt_kp])
+                kps = np.stack([inputs.pred_keypoints, gt_kp])
             else:
                 kps = np.stack([self._extracted_pose(p_frames, shas["pred"]), self._extracted_pose(g_frames, shas["gt"])])
-            latents = self.extractors.gesture(kps, self.protocol.size)
+            latents = self.memo.gesture(kps, self.protocol.size)
             out["gesture/pred"], out["gesture/gt"] = latents[0], latents[1]
         for detector, names in LANDMARK_DETECTORS.items():
             if self._needs(*names):
                 for side, frames in (("pred", p_frames), ("gt", g_frames)):
                     out[f"landmarks/{detector}/{side}"] = self._landmarks(detector, frames, shas[side])
         if self._needs("lip_audio"):
-            out["landmarks/envelope"] = audio_envelope(audio, len(g_frames), SAMPLE_RATE, self.protocol.fps)
+            out["landmarks/envelope"] = audio_envelope(inputs.audio, len(g_frames), SAMPLE_RATE, self.protocol.fps)
         out["no_face"] = np.array(track is None)
+        out["sizes"] = np.array([inputs.pred_size, inputs.gt_size])
         self.cache.put(key, out)
-        return ClipOutcome(gt.clip_id, out, no_face=track is None)
+        return self._outcome(pred, gt, out)
+
+    def _outcome(self, pred: ClipFiles, gt: ClipFiles, contribution: dict[str, np.ndarray]) -> ClipOutcome:
+        """A computed or cached clip's outcome, with its resize record (probed for entries cached without sizes)."""
+        if "sizes" in contribution:
+            p_size, g_size = (tuple(int(v) for v in s) for s in contribution["sizes"])
+        else:
+            p_size, g_size = ((i.width, i.height) for i in (probe(pred.video), probe(gt.video)))
+        return ClipOutcome(gt.clip_id, contribution, no_face=bool(contribution["no_face"]),
+                           resized=resize_note(p_size, g_size, self.protocol.size))
 
     # ----- metrics -------------------------------------------------------------------------
     def new_states(self) -> dict[str, M.Metric]:

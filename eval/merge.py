@@ -8,7 +8,7 @@ from pathlib import Path
 from eval.harness import ClipOutcome, EvalConfig, Evaluator
 from eval.pairing import Pairing
 from eval.protocol import Protocol
-from eval.run import assemble, load_partial, merge_states, write_run
+from eval.run import PARTIAL_META, assemble, load_partial, merge_states, write_run
 from mmgt.errors import DataError, MMGTError
 
 
@@ -54,9 +54,20 @@ def return_shard_provenance(results: dict, first: dict) -> None:
             entry.update({k: shard_entry.get(k) for k in PER_METRIC_PROVENANCE})
 
 
+def shard_folders(paths: list[Path]) -> list[Path]:
+    """Shard state folders: each path is one (holding partial.json), or an --out root holding ``shard-i-of-N`` folders."""
+    found = []
+    for path in paths:
+        if not path.is_dir():
+            raise DataError(path, "not found or not a folder (give shard folders or the --out of the shard runs)")
+        inner = sorted(p for p in path.glob("shard-*-of-*") if (p / PARTIAL_META).is_file())
+        found += [path] if (path / PARTIAL_META).is_file() or not inner else inner
+    return found
+
+
 def merge_shards(shards: list[Path], out_root: Path) -> tuple[dict, Path]:
     """Merge every shard of one sharded run; all N shards must be present exactly once."""
-    loaded = [(s, *load_partial(s)) for s in shards]
+    loaded = [(s, *load_partial(s)) for s in shard_folders(shards)]
     first = loaded[0][2]
     n = first["config"]["shard"][1]
     seen = sorted(meta["config"]["shard"][0] for _, _, meta in loaded)
@@ -73,8 +84,9 @@ def merge_shards(shards: list[Path], out_root: Path) -> tuple[dict, Path]:
         clips = meta["clips"]
         outcomes += [ClipOutcome(cid, {}) for cid in clips["evaluated"]]
         outcomes += [ClipOutcome(cid, None, err) for cid, err in clips["failed"].items()]
-        no_face = set(clips["no_face"])
-        outcomes = [ClipOutcome(o.clip_id, o.contribution, o.error, o.clip_id in no_face or o.no_face) for o in outcomes]
+        no_face, resized = set(clips["no_face"]), clips.get("resized", {})
+        outcomes = [ClipOutcome(o.clip_id, o.contribution, o.error, o.clip_id in no_face or o.no_face,
+                                o.resized or resized.get(o.clip_id)) for o in outcomes]
     pairing = Pairing(pairs=ev.pairing().pairs, missing=first["clips"]["missing"], extra=first["clips"]["extra"])
     seconds = sum(meta["timing"]["seconds"] for _, _, meta in loaded)
     results = assemble(config, ev, pairing, states, sorted(outcomes, key=lambda o: o.clip_id), seconds)

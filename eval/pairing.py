@@ -30,7 +30,7 @@ def discover(folder: str | Path, split: str = "test") -> dict[str, ClipFiles]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(folder, "folder not found")
+        raise DataError(folder, "is a file, expected a folder of clips or a split root" if folder.exists() else "folder not found")
     if (folder / MANIFEST).is_file():
         clips = Split(folder).clips(split)
         if not clips:

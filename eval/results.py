@@ -8,10 +8,12 @@
       "config": {"metrics", "regions", "split", "shard", "allow_untrained", "batch_size", "reuse_memory"},
       "inputs": {"pred": dir, "gt": dir, "pred_files_sha256": h, "gt_files_sha256": h, "n_pairs": n},
       "clips": {"evaluated": [...], "missing": [...], "extra": [...], "failed": {id: reason},
-                "no_face": [...]},
+                "no_face": [...], "resized": {id: {"pred": [w, h], "gt": [w, h], "to": [s, s],
+                "aspect_changed": [side, ...] (only when a side is not square)}}},
       "complete": bool (no missing or failed clip),
       "metrics": {region: {metric: {"value", "n", "direction", "extractor", "weights", "untrained"}}},
           (region "landmarks": this project's MediaPipe metrics, with their frame and detection counts)
+      "warnings": [line, ...] (extra predictions not scored, aspect-ratio changes),
       "untrained_extractors": bool,
       "extractors": {name: {"extractor", "weights", "untrained", "source", "preprocessing", "layout"}},
           (MediaPipe detectors add "model_files": {path in the package: sha256})
@@ -114,7 +116,12 @@ def load_results(path: str | Path) -> dict:
 
     if not path.is_file():
         raise DataError(path, "results file not found")
-    data = json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(path, f"not a readable results file ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(data, dict):
+        raise DataError(path, "not a results file (expected a JSON object)")
     if data.get("schema_version") != SCHEMA_VERSION:
         raise DataError(path, f"results schema {data.get('schema_version')!r}, this version reads {SCHEMA_VERSION!r}")
     return data

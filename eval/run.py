@@ -51,14 +51,14 @@ def _gather(
 
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return states, outcomes
-    payload = ({k: m.state_dict() for k, m in states.items()}, [(o.clip_id, o.error, o.no_face) for o in outcomes])
+    payload = ({k: m.state_dict() for k, m in states.items()}, [(o.clip_id, o.error, o.no_face, o.resized) for o in outcomes])
     gathered: list = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, payload)
     merged_outcomes = []
     for rank, (state_dicts, outs) in enumerate(gathered):
         if rank != dist.get_rank():
             merge_states(states, state_dicts, ev)
-        merged_outcomes += [ClipOutcome(cid, {} if err is None else None, err, nf) for cid, err, nf in outs]
+        merged_outcomes += [ClipOutcome(cid, {} if err is None else None, err, nf, rs) for cid, err, nf, rs in outs]
     return states, sorted(merged_outcomes, key=lambda o: o.clip_id)
 
 
@@ -69,6 +69,7 @@ def evaluate(config: EvalConfig, evaluator: Evaluator | None = None) -> tuple[di
         reuse_freed_memory()
     ev = evaluator or Evaluator(config)
     pairing = ev.pairing()
+    ev.extractors.provenance_all(ev.metrics)  # every network the metrics need, weights checked before the first clip
     pairs = ev.shard_pairs(pairing)
     import torch.distributed as dist
 
@@ -78,6 +79,19 @@ def evaluate(config: EvalConfig, evaluator: Evaluator | None = None) -> tuple[di
     states, outcomes = _gather(states, outcomes, ev)
     results = assemble(config, ev, pairing, states, outcomes, seconds=time.perf_counter() - start)
     return results, states, ev
+
+
+def run_identity(config: EvalConfig) -> dict:
+    """The part of results.json fixed by the settings alone: protocol, config and input folders."""
+    return {
+        "protocol": config.protocol.to_dict(),
+        "config": {
+            "metrics": list(config.metrics), "regions": list(config.regions), "split": config.split,
+            "shard": list(config.shard), "allow_untrained": config.allow_untrained, "batch_size": config.batch_size,
+            "reuse_memory": config.reuse_memory,
+        },
+        "inputs": {"pred": str(config.pred), "gt": str(config.gt)},
+    }
 
 
 def assemble(
@@ -104,18 +118,15 @@ def assemble(
             }
     untrained = any(v.get("untrained") for r in metrics.values() for v in r.values())
     failed = {o.clip_id: o.error for o in outcomes if o.error}
+    resized = {o.clip_id: o.resized for o in outcomes if o.resized}
+    identity = run_identity(config)
     return {
         "schema_version": SCHEMA_VERSION,
         "package": package_info(),
         "created": now_iso(),
-        "protocol": config.protocol.to_dict(),
-        "config": {
-            "metrics": list(config.metrics), "regions": list(config.regions), "split": config.split,
-            "shard": list(config.shard), "allow_untrained": config.allow_untrained, "batch_size": config.batch_size,
-            "reuse_memory": config.reuse_memory,
-        },
+        **identity,
         "inputs": {
-            "pred": str(config.pred), "gt": str(config.gt),
+            **identity["inputs"],
             "pred_files_sha256": files_hash([p.video for p, _ in pairing.pairs]),
             "gt_files_sha256": files_hash([g.video for _, g in pairing.pairs]),
             "n_pairs": len(pairing.pairs),
@@ -126,7 +137,9 @@ def assemble(
             "extra": pairing.extra,
             "failed": failed,
             "no_face": [o.clip_id for o in outcomes if o.no_face],
+            "resized": resized,
         },
+        "warnings": run_warnings(pairing, resized),
         "complete": not failed and not pairing.missing,
         "metrics": metrics,
         "untrained_extractors": untrained,
@@ -137,6 +150,37 @@ def assemble(
                    "compute_seconds": {k: round(v, 3) for k, v in sorted(ev.extractors.seconds.items())}},
         "environment": environment(),
     }
+
+
+def run_warnings(pairing: Pairing, resized: dict[str, dict]) -> list[str]:
+    """What a reader of the results must know beyond the values: unscored extra predictions, stretched frames."""
+    out = []
+    if pairing.extra:
+        out.append(f"{len(pairing.extra)} prediction clip(s) have no GT and were not scored: {_ids(pairing.extra)}")
+    stretched = sorted(cid for cid, note in resized.items() if note.get("aspect_changed"))
+    if stretched:
+        out.append(f"{len(stretched)} clip(s) have non-square frames, stretched to the square protocol size "
+                   f"(aspect ratio changed): {_ids(stretched)}")
+    return out
+
+
+def resize_summary(resized: dict[str, dict]) -> str | None:
+    """One line: how many clips were resized to the protocol size, from which sizes (None when none were)."""
+    if not resized:
+        return None
+    sizes: dict[str, int] = {}
+    for note in resized.values():
+        for side in ("pred", "gt"):
+            if note[side] != note["to"]:
+                label = f"{side} {note[side][0]}x{note[side][1]}"
+                sizes[label] = sizes.get(label, 0) + 1
+    to = next(iter(resized.values()))["to"]
+    shown = ", ".join(f"{k}: {v}" for k, v in sorted(sizes.items()))
+    return f"{len(resized)} clip(s) resized to the protocol size {to[0]}x{to[1]} ({shown}); see clips.resized in results.json"
+
+
+def _ids(ids: list[str], shown: int = 5) -> str:
+    return ", ".join(ids[:shown]) + (f" ... ({len(ids) - shown} more)" if len(ids) > shown else "")
 
 
 def per_clip_rows(states: dict[str, M.Metric], results: dict) -> list[dict]:
@@ -170,27 +214,69 @@ def write_run(results: dict, states: dict[str, M.Metric], out_root: Path, label:
     return run_dir
 
 
-def write_partial(config: EvalConfig, states: dict[str, M.Metric], outcomes_meta: dict, out_dir: Path) -> Path:
-    """Save a shard's metric states (``--shard i/N``) for ``mmgt-eval merge``."""
+def shard_dir(out_root: Path, shard: tuple[int, int]) -> Path:
+    """Where ``--shard i/N`` keeps its state under ``--out``: its own folder, so shards never share files."""
+    return Path(out_root) / f"shard-{shard[0]}-of-{shard[1]}"
+
+
+def check_partial_target(config: EvalConfig, out_root: Path) -> Path:
+    """The shard's state folder; refuses one holding another run's state (a rerun of the same shard,
+    same settings and input folders, may replace its own)."""
+    out_dir = shard_dir(out_root, config.shard)
+    if out_root.exists() and not out_root.is_dir():
+        raise DataError(out_root, "--out exists and is not a folder")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(out_dir, "exists and is not a folder")
+    meta = out_dir / PARTIAL_META
+    if not meta.exists():
+        return out_dir
+    expected = run_identity(config)
+    try:
+        old = json.loads(meta.read_text())
+        same = all(old[k] == expected[k] for k in ("protocol", "config")) and all(
+            old["inputs"][k] == v for k, v in expected["inputs"].items())
+    except (OSError, ValueError, KeyError, TypeError):
+        same = False
+    if not same:
+        raise DataError(out_dir, "holds the state of another shard run (other inputs, settings or protocol); "
+                                 "give another --out or remove that folder")
+    return out_dir
+
+
+def write_partial(config: EvalConfig, states: dict[str, M.Metric], results: dict, out_root: Path) -> Path:
+    """Save a shard's metric states (``--shard i/N``) under ``out_root/shard-i-of-N`` for ``mmgt-eval merge``."""
+    out_dir = check_partial_target(config, Path(out_root))
     out_dir.mkdir(parents=True, exist_ok=True)
     arrays = {f"{key}::{k}": v for key, m in states.items() for k, v in m.state_dict().items()}
     with atomic_path(out_dir / PARTIAL) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
-    write_json(out_dir / PARTIAL_META, outcomes_meta)
+    write_json(out_dir / PARTIAL_META, results)
     return out_dir
 
 
 def load_partial(path: Path) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
     """A saved shard: its state dicts by metric key, and its metadata."""
+    import zipfile
+
     meta_path = path / PARTIAL_META
     if not meta_path.is_file():
         raise DataError(path, "not a shard directory (no partial.json)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except ValueError as exc:
+        raise DataError(meta_path, f"corrupt shard metadata ({exc.__class__.__name__}); rerun that shard") from None
     state_dicts: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(path / PARTIAL, allow_pickle=False) as data:
-        for name in data.files:
-            key, field = name.split("::", 1)
-            state_dicts.setdefault(key, {})[field] = data[name]
-    return state_dicts, json.loads(meta_path.read_text())
+    try:
+        with np.load(path / PARTIAL, allow_pickle=False) as data:
+            for name in data.files:
+                key, field = name.split("::", 1)
+                state_dicts.setdefault(key, {})[field] = data[name]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(path / PARTIAL, f"corrupt shard state ({exc.__class__.__name__}); rerun that shard") from None
+    return state_dicts, meta
 
 
-__all__ = ["assemble", "evaluate", "load_partial", "merge_states", "per_clip_rows", "write_partial", "write_run"]
+__all__ = [
+    "assemble", "check_partial_target", "evaluate", "load_partial", "merge_states", "per_clip_rows", "resize_summary",
+    "run_identity", "run_warnings", "shard_dir", "write_partial", "write_run",
+]

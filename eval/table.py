@@ -74,6 +74,10 @@ def results_summary(results: dict) -> str:
         text += "\n" + ADDED_NOTE.replace("* ", "landmarks: ", 1)
     if results.get("untrained_extractors"):
         text += f"\n{UNTRAINED_MARK} computed with a random-init extractor: NOT a real metric value."
+    if not results.get("complete", True):
+        clips = results["clips"]
+        text += (f"\nINCOMPLETE: values over {len(clips['evaluated'])} clip(s); {len(clips['failed'])} failed, "
+                 f"{len(clips['missing'])} missing (clips.failed / clips.missing in results.json)")
     return text
 
 

@@ -27,3 +27,11 @@ class WeightsMissingError(MMGTError):
             f"missing weights '{name}': expected {path} (source {url}); "
             f"fetch it with `mmgt weights fetch {name}` or place the file there by hand"
         )
+
+
+class UsageError(MMGTError):
+    """An option has an invalid value (exit status 2: bad usage)."""
+
+    def __init__(self, option: str, problem: str):
+        self.option, self.problem = option, problem
+        super().__init__(f"{option}: {problem}")

@@ -57,10 +57,12 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
 def _open(path: Path) -> av.container.InputContainer:
     if not path.is_file():
         raise DataError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise DataError(path, "empty file (0 bytes)")
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise DataError(path, f"not a readable video ({exc.__class__.__name__})") from None
+        raise DataError(path, f"not a readable video: truncated, corrupt or another format ({exc.__class__.__name__})") from None
     if not container.streams.video:
         container.close()
         raise DataError(path, "contains no video stream")

@@ -186,7 +186,7 @@ def test_interrupted_run_leaves_no_manifest_and_no_partial_files(tmp_path: Path,
 
     monkeypatch.setattr(gen, "write_clip", failing_write_clip)
     with pytest.raises(KeyboardInterrupt):
-        generate_split(tmp_path, SynthConfig(workers=1, **TINY), progress=False)
+        generate_split(tmp_path, SynthConfig(workers=1, **TINY), progress=False, force=True)  # a foreign manifest
     assert not (tmp_path / layout.MANIFEST).exists()
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert sorted(p.name for p in written) == sorted([layout.VIDEO, layout.AUDIO, layout.KEYPOINTS, layout.REF])

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import typer
 
-from mmgt.data.synth.generate import SynthConfig
-from mmgt.errors import DataError
+from mmgt.cli.common import on_interrupt
+from mmgt.data.layout import claim_output
+from mmgt.data.synth.generate import GENERATOR, SynthConfig
 
 app = typer.Typer(name="data", no_args_is_help=True)
 
@@ -33,8 +34,12 @@ def synth(
     step: float = typer.Option(_D.step_s, help="window step inside an interval, seconds"),
     workers: int = typer.Option(_D.workers, help="worker processes (the output does not depend on it)"),
     progress: bool = typer.Option(True, help="show a progress bar on stderr"),
+    force: bool = typer.Option(False, help="write into a non-empty folder that is not an earlier synthetic split "
+                               "(clip folders the new split does not have are removed)"),
 ) -> None:
-    """Write the deterministic synthetic-speakers split (the embedded default dataset)."""
+    """Write the deterministic synthetic-speakers split (the embedded default dataset).
+
+    OUT must be empty, new, or an earlier synthetic split (its meta.json), unless --force."""
     from mmgt.data.synth import generate_split
 
     try:
@@ -42,10 +47,11 @@ def synth(
                              clips_per_interval=clips_per_interval, step_s=step, workers=workers)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    if out.exists() and not out.is_dir():
-        raise DataError(out, "exists and is not a folder")
+    claim_output(out, GENERATOR, force)
+    on_interrupt(lambda: f"the partial split in {out} has no manifest yet (unusable); "
+                         "rerun the same command with --force to write it again")
     started = time.perf_counter()
-    records = generate_split(out, config, progress=progress)
+    records = generate_split(out, config, progress=progress, force=force)
     n_train = sum(r.split == "train" for r in records)
     print(f"wrote {len(records)} clips ({n_train} train, {len(records) - n_train} test, {speakers} speakers) "
           f"to {out} in {time.perf_counter() - started:.1f} s", file=sys.stderr)

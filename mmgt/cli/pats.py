@@ -9,8 +9,9 @@ import numpy as np
 import typer
 
 from mmgt import pose
-from mmgt.data.layout import KEYPOINTS, VIDEO
-from mmgt.data.pats import SPEAKER_CROP, SUMMARY, PatsConfig, Summary, prepare_pats
+from mmgt.cli.common import on_interrupt
+from mmgt.data.layout import KEYPOINTS, MANIFEST, VIDEO, claim_output
+from mmgt.data.pats import GENERATOR, SPEAKER_CROP, SUMMARY, PatsConfig, Summary, prepare_pats
 from mmgt.data.windows import WindowSpec
 from mmgt.errors import DataError
 from mmgt.video_io import atomic_path, read_video
@@ -42,11 +43,17 @@ def prepare_pats_command(
                                             "filtered_intervals.json; without it every clip is test"),
     keep_lower_body: bool = typer.Option(False, help="keep knee/ankle keypoints (zeroed by default)"),
     progress: bool = typer.Option(True, help="show a progress bar"),
+    force: bool = typer.Option(False, help="write into a non-empty folder that is not an earlier prepare-pats "
+                               "output (clip folders the new manifest does not list are removed)"),
 ) -> None:
-    """Trim, re-time (25 fps), crop, resize and window PATS intervals into a split; skip what is missing."""
+    """Trim, re-time (25 fps), crop, resize and window PATS intervals into a split; skip what is missing.
+
+    OUT must be empty, new, or an earlier prepare-pats output (its meta.json), unless --force."""
     config = PatsConfig(intervals, videos, out, tuple(s.strip() for s in speakers.split(",") if s.strip()),
                         size, WindowSpec(window, step), max_seconds, test_ids, not keep_lower_body)
-    summary = prepare_pats(config, pose.create(extractor), progress=progress)
+    claim_output(out, GENERATOR, force)
+    on_interrupt(lambda: f"{out / MANIFEST} lists the intervals prepared so far; rerun the same command to prepare again")
+    summary = prepare_pats(config, pose.create(extractor), progress=progress, force=force)
     _print_summary(summary, out)
 
 

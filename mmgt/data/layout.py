@@ -101,10 +101,17 @@ def load_keypoints(path: str | Path, n_frames: int | None = None) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
+    with open(path, "rb") as fh:
+        if fh.read(6) != b"\x93NUMPY":
+            raise DataError(path, "not a .npy file (expected a float (T, 134, 3) NumPy array)")
     try:
         kp = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise DataError(path, f"not a readable .npy array ({exc})") from None
+        pickled = "allow_pickle" in str(exc)  # numpy's advice to unpickle untrusted data is not ours to give
+        raise DataError(path, "holds Python objects, expected a float (T, 134, 3) array" if pickled
+                        else "unreadable .npy file (truncated or corrupt)") from None
+    if not np.issubdtype(kp.dtype, np.number):
+        raise DataError(path, f"holds {kp.dtype} values, expected a float (T, 134, 3) array")
     if kp.ndim != 3 or kp.shape[1:] != (K.NUM_JOINTS, 3):
         raise DataError(path, f"keypoints have shape {kp.shape}, expected (T, {K.NUM_JOINTS}, 3)")
     if n_frames is not None and kp.shape[0] != n_frames:
@@ -153,7 +160,10 @@ class Split:
             raise DataError(manifest, "manifest not found: not a split root")
         self.records = read_manifest(manifest)
         meta = self.root / META
-        self.meta: dict = json.loads(meta.read_text()) if meta.is_file() else {}
+        try:
+            self.meta: dict = json.loads(meta.read_text()) if meta.is_file() else {}
+        except ValueError as exc:
+            raise DataError(meta, f"not readable JSON ({exc})") from None
 
     def clips(self, split: str | None = None, speakers: list[str] | None = None) -> list[Clip]:
         """Clips of one split (``train``/``test``; all when None), sorted by clip id."""
@@ -216,6 +226,39 @@ def write_manifest(root: str | Path, records: list[ClipRecord], meta: dict | Non
             tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
+def claim_output(root: str | Path, generator: str, force: bool = False) -> None:
+    """Refuse to write a split into a non-empty folder that is not ``generator``'s earlier output
+    (recognised by the ``generator`` field of its meta.json), unless ``force``."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise DataError(root, "exists and is not a folder")
+    if force or not root.exists() or not any(root.iterdir()):
+        return
+    try:
+        ours = json.loads((root / META).read_text()).get("generator") == generator
+    except (OSError, ValueError, AttributeError):
+        ours = False
+    if not ours:
+        raise DataError(root, f"is not empty and holds no earlier output of {generator} (its {META}); "
+                              "choose an empty folder, or pass --force to write there (stale clip folders are removed)")
+
+
+def remove_stale_clips(root: str | Path, records: list[ClipRecord]) -> list[Path]:
+    """Delete clip folders (``root/<split>/<id>/`` holding layout files) that ``records`` do not list."""
+    import shutil
+
+    keep = {(r.split, r.clip_id) for r in records}
+    stale = [
+        clip for split_dir in sorted(Path(root).iterdir()) if split_dir.is_dir()
+        for clip in sorted(split_dir.iterdir())
+        if clip.is_dir() and (split_dir.name, clip.name) not in keep
+        and any((clip / name).exists() for name in (VIDEO, AUDIO, KEYPOINTS, REF))
+    ]
+    for clip in stale:
+        shutil.rmtree(clip)
+    return stale
+
+
 def write_clip(
     root: str | Path,
     record: ClipRecord,
@@ -238,6 +281,6 @@ def write_clip(
 
 
 __all__ = [
-    "CLIP_FRAMES", "FPS", "SAMPLE_RATE", "Clip", "ClipRecord", "Split", "load_keypoints", "read_image",
-    "read_manifest", "write_clip", "write_image", "write_manifest",
+    "CLIP_FRAMES", "FPS", "SAMPLE_RATE", "Clip", "ClipRecord", "Split", "claim_output", "load_keypoints", "read_image",
+    "read_manifest", "remove_stale_clips", "write_clip", "write_image", "write_manifest",
 ]

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from mmgt.data.layout import ClipRecord, write_clip, write_manifest
+from mmgt.data.layout import ClipRecord, claim_output, remove_stale_clips, write_clip, write_manifest
 from mmgt.data.pats_intervals import Interval, SplitIds, find_source, read_intervals, read_split_ids, source_names
 from mmgt.data.source_media import read_interval
 from mmgt.data.windows import WindowSpec, windows
@@ -33,6 +33,7 @@ from mmgt.video_io import FPS, SAMPLE_RATE, atomic_path, probe
 # Left edge of the square crop as a fraction of the frame width; None: the right-most square.
 SPEAKER_CROP: dict[str, float | None] = {"oliver": 0.38, "jon": None, "seth": 0.395, "chemistry": 0.031}
 SUMMARY = "summary.json"
+GENERATOR = "mmgt data prepare-pats"  # meta.json "generator": how a rerun recognises its own output
 
 
 def square_crop(speaker: str, width: int, height: int) -> tuple[int, int]:
@@ -133,12 +134,17 @@ def prepare_interval(interval: Interval, source: Path, split: str, config: PatsC
 
 def _meta(config: PatsConfig, extractor: PoseExtractor) -> dict:
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
-    return {"generator": "mmgt data prepare-pats", "fps": FPS, "sample_rate": SAMPLE_RATE,
+    return {"generator": GENERATOR, "fps": FPS, "sample_rate": SAMPLE_RATE,
             "settings": settings, "pose_extractor": extractor.provenance()}
 
 
-def prepare_pats(config: PatsConfig, extractor: PoseExtractor, *, progress: bool = True) -> Summary:
-    """Prepare every interval of ``config.speakers``; write manifest, meta and ``summary.json``."""
+def prepare_pats(config: PatsConfig, extractor: PoseExtractor, *, progress: bool = True, force: bool = False) -> Summary:
+    """Prepare every interval of ``config.speakers``; write manifest, meta and ``summary.json``.
+
+    ``config.out`` must be empty, missing or an earlier output of prepare-pats, unless ``force``;
+    clip folders the new manifest does not list are removed at the end.
+    """
+    claim_output(config.out, GENERATOR, force)
     intervals = read_intervals(config.intervals, config.speakers)
     split_ids: SplitIds = read_split_ids(config.split_ids)
     config.out.mkdir(parents=True, exist_ok=True)
@@ -169,6 +175,7 @@ def prepare_pats(config: PatsConfig, extractor: PoseExtractor, *, progress: bool
             summary.prepared[interval.interval_id] = len(new)
             write_manifest(config.out, records, meta)
         bar.set_postfix(clips=len(records), skipped=len(summary.skipped))
+    remove_stale_clips(config.out, records)
     write_manifest(config.out, records, meta)
     with atomic_path(config.out / SUMMARY) as tmp:
         tmp.write_text(summary.to_json())

@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mmgt.data.layout import CLIP_FRAMES, MANIFEST, META, ClipRecord, write_clip, write_manifest
+from mmgt.data.layout import (
+    CLIP_FRAMES, MANIFEST, META, ClipRecord, claim_output, remove_stale_clips, write_clip, write_manifest,
+)
 from mmgt.data.synth.backdrop import backdrop
 from mmgt.data.synth.figure import render
 from mmgt.data.synth.motion import animate, place
@@ -160,9 +162,16 @@ def _meta(config: SynthConfig) -> dict:
     }
 
 
-def generate_split(out: str | Path, config: SynthConfig = SynthConfig(), progress: bool = True) -> list[ClipRecord]:
-    """Write the synthetic split under ``out``; the manifest and meta.json are written last."""
+def generate_split(
+    out: str | Path, config: SynthConfig = SynthConfig(), progress: bool = True, force: bool = False,
+) -> list[ClipRecord]:
+    """Write the synthetic split under ``out``; the manifest and meta.json are written last.
+
+    ``out`` must be empty, missing or an earlier synthetic split, unless ``force``; clip folders
+    of an earlier split that this one does not have are removed.
+    """
     root = Path(out)
+    claim_output(root, GENERATOR, force)
     root.mkdir(parents=True, exist_ok=True)
     for stale in (MANIFEST, META):  # a run that stops early must not look like a complete split
         (root / stale).unlink(missing_ok=True)
@@ -177,5 +186,6 @@ def generate_split(out: str | Path, config: SynthConfig = SynthConfig(), progres
             for done in results:
                 records += done
                 bar.update(len(done))
+    remove_stale_clips(root, records)
     write_manifest(root, records, _meta(config))
     return records
