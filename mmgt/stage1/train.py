@@ -171,7 +171,7 @@ class LossLog:
             writer.writerow(row)
 
 
-def plot_losses(csv_path: Path, png_path: Path) -> None:
+def plot_losses(csv_path: Path, png_path: Path, title: str = "stage-1 training") -> None:
     """Total loss and its terms against the step (log scale)."""
     import matplotlib
 
@@ -185,7 +185,7 @@ def plot_losses(csv_path: Path, png_path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     for col in df.columns.drop("step"):
         ax.plot(df["step"], df[col], label=col, lw=2.0 if col == "loss" else 0.8)
-    ax.set(xlabel="step", ylabel="loss", yscale="log", title=f"stage-1 training ({csv_path.parent.name})")
+    ax.set(xlabel="step", ylabel="loss", yscale="log", title=f"{title} ({csv_path.parent.name})")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     with atomic_path(png_path) as tmp:
