@@ -47,27 +47,27 @@ $(DATA)/manifest.csv: | $(STAMP)
 data: $(DATA)/manifest.csv  ## build the embedded synthetic-speakers split
 
 reproduce-table1: $(STAMP) $(DATA)/manifest.csv  ## Table I on the embedded split -> results/table1/
-	$(VENV)/bin/mmgt bench table1 --data $(DATA)
+	$(VENV)/bin/mmgt reproduce table1 --data $(DATA) --allow-untrained-extractors
 
 reproduce-table2: $(STAMP) $(DATA)/manifest.csv  ## Table II (pose-driven) -> results/table2/
-	$(VENV)/bin/mmgt bench table2 --data $(DATA)
+	$(VENV)/bin/mmgt reproduce table2 --data $(DATA) --allow-untrained-extractors
 
 reproduce-table3: $(STAMP) $(DATA)/manifest.csv  ## Table III (ablations) -> results/table3/
-	$(VENV)/bin/mmgt bench table3 --data $(DATA)
+	$(VENV)/bin/mmgt reproduce table3 --data $(DATA) --allow-untrained-extractors
 
 bench: bench-eval bench-stage1  ## all benchmarks -> results/bench/
 
 bench-eval: $(STAMP) $(DATA)/manifest.csv  ## evaluation throughput vs the reference tools
-	$(PY) -m eval.bench --data $(DATA) --out results/bench
+	$(PY) -m mmgt.experiments.bench_eval --data $(DATA) --out results/bench
 
 bench-stage1: $(STAMP)  ## stage-1 generation speed and memory
-	$(PY) -m mmgt.stage1.bench --out results/bench
+	$(PY) -m mmgt.experiments.bench_stage1 --out results/bench
 
 report-stage1: $(STAMP) $(DATA)/manifest.csv  ## SMGA vs EDGE vs still pose -> results/stage1/
-	$(PY) -m mmgt.stage1.report --data $(DATA) --out results/stage1
+	$(PY) -m mmgt.experiments.stage1_report --data $(DATA) --out results/stage1
 
 sanity: $(STAMP) $(DATA)/manifest.csv  ## harness sanity (degraded GT) -> results/sanity/
-	$(PY) -m eval.sanity --data $(DATA) --out results/sanity
+	$(PY) -m mmgt.experiments.sanity --data $(DATA) --out results/sanity
 
 clean:  ## remove generated data, runs and caches (keeps .venv)
 	rm -rf data runs cache .pytest_cache

@@ -18,9 +18,11 @@ Train: ``mmgt train stage1 --preset edge-tiny`` (or ``edge-paper``). Generate: :
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 from mmgt.errors import DataError
+from mmgt.methods.stage1_poses import Stage1Poses
 from mmgt.stage1.config import Stage1Config, load_config
 from mmgt.stage1.generate import PoseGenerator
 
@@ -45,3 +47,15 @@ def load(path: str | Path, **kwargs) -> PoseGenerator:
     if not is_edge(generator.cfg):
         raise DataError(path, f"not an EDGE model (preset {generator.cfg.name!r}); train one with an edge-* preset")
     return generator
+
+
+class EdgePoses(Stage1Poses):
+    """EDGE as the pose source of the two-stage baselines (default model ``runs/stage1/edge-<size>``)."""
+
+    name = "edge"
+    description = "EDGE poses from speech"
+    presets = PRESETS
+
+    @cached_property
+    def generator(self) -> PoseGenerator:
+        return load(self.checkpoint, device=self.config.device)

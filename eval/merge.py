@@ -21,6 +21,39 @@ def _config_from(meta: dict) -> EvalConfig:
     )
 
 
+# what must agree across shards; what is copied from them (never rebuilt from the merging process)
+MUST_AGREE = ("protocol", "inputs", "extractors", "untrained_extractors", "gesture_keypoints")
+PER_METRIC_PROVENANCE = ("extractor", "weights", "untrained")
+
+
+def _code(meta: dict) -> tuple:
+    git = meta.get("package", {}).get("git", {})
+    return git.get("commit"), git.get("dirty")
+
+
+def check_same_provenance(path: Path, meta: dict, first: dict) -> None:
+    """A shard must match the first shard in settings, inputs, protocol, extractors (weights, random
+    init) and code; otherwise one line names the shard and what differs."""
+    if {k: v for k, v in meta["config"].items() if k != "shard"} != {k: v for k, v in first["config"].items() if k != "shard"}:
+        raise DataError(path, "shard was made with other settings than the first shard")
+    for key in MUST_AGREE:
+        if meta.get(key) != first.get(key):
+            raise DataError(path, f"shard differs from the first shard in {key}")
+    if _code(meta) != _code(first):
+        raise DataError(path, f"shard was computed by other code (git {_code(meta)} vs {_code(first)})")
+
+
+def return_shard_provenance(results: dict, first: dict) -> None:
+    """Provenance of a merged run is the shards' (checked equal), not the merging process's: shards
+    computed with random-init networks stay marked wherever they are merged."""
+    for key in ("extractors", "untrained_extractors", "package", "environment"):
+        results[key] = first[key]
+    for region, outs in results["metrics"].items():
+        for out, entry in outs.items():
+            shard_entry = first["metrics"].get(region, {}).get(out, {})
+            entry.update({k: shard_entry.get(k) for k in PER_METRIC_PROVENANCE})
+
+
 def merge_shards(shards: list[Path], out_root: Path) -> tuple[dict, Path]:
     """Merge every shard of one sharded run; all N shards must be present exactly once."""
     loaded = [(s, *load_partial(s)) for s in shards]
@@ -30,9 +63,7 @@ def merge_shards(shards: list[Path], out_root: Path) -> tuple[dict, Path]:
     if seen != list(range(n)):
         raise MMGTError(f"merge needs shards 0..{n - 1} exactly once, got {seen}")
     for path, _, meta in loaded:
-        same = {k: v for k, v in meta["config"].items() if k != "shard"} == {k: v for k, v in first["config"].items() if k != "shard"}
-        if not same or meta["protocol"] != first["protocol"] or meta["inputs"] != first["inputs"]:
-            raise DataError(path, "shard was made with other inputs, settings or protocol than the first shard")
+        check_same_provenance(path, meta, first)
     config = replace(_config_from(first), shard=(0, 1))
     ev = Evaluator(config)
     states = ev.new_states()
@@ -48,4 +79,5 @@ def merge_shards(shards: list[Path], out_root: Path) -> tuple[dict, Path]:
     seconds = sum(meta["timing"]["seconds"] for _, _, meta in loaded)
     results = assemble(config, ev, pairing, states, sorted(outcomes, key=lambda o: o.clip_id), seconds)
     results["config"]["merged_shards"] = n
+    return_shard_provenance(results, first)
     return results, write_run(results, states, out_root, "merged")

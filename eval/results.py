@@ -14,7 +14,7 @@
       "untrained_extractors": bool,
       "extractors": {name: {"extractor", "weights", "untrained", "source", "preprocessing", "layout"}},
       "gesture_keypoints": "files" or "extractor:<name>", "seeds": {...}, "timing": {...}, "environment": {...},
-      "method": {...} (added by `mmgt bench` for a method's run)
+      "method": {...} (added by `mmgt reproduce` for a method's run)
     }
 
 ``per_clip.csv`` holds one row per clip and per-clip metric (region, metric, clip_id, value).
@@ -25,24 +25,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
-import subprocess
 import sys
 from pathlib import Path
 
+from mmgt.provenance import git_info
 from mmgt.video_io import atomic_path
 
 SCHEMA_VERSION = "1"
 UNTRAINED_MARK = "†"  # shown next to every value computed with a random-init extractor
-
-
-def git_info() -> dict:
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True).stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": dirty}
 
 
 def package_info() -> dict:

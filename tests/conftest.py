@@ -24,8 +24,8 @@ def tiny_split(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def method_outputs(tiny_split: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The `gt` and `still` reference methods run on the tiny split's test clips."""
     from mmgt.data.layout import Split
-    from mmgt.methods import get_method, run_method
+    from mmgt.methods import build_method, run_method
 
     out = tmp_path_factory.mktemp("methods")
     clips = Split(tiny_split).clips("test")
-    return {name: run_method(get_method(name), clips, out / name, progress=False) for name in ("gt", "still")}
+    return {name: run_method(build_method(name), clips, out / name, progress=False) for name in ("gt", "still")}

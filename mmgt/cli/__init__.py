@@ -20,10 +20,20 @@ def main() -> None:
 
 
 # Command groups; each lives in its own module and registers here.
-from mmgt.cli import bench, data, pose, train, weights  # noqa: E402
+from mmgt.cli import data, pose, reproduce, train, weights  # noqa: E402
 
-app.add_typer(bench.app, name="bench")
+app.add_typer(reproduce.app, name="reproduce")
 app.add_typer(data.app, name="data")
 app.command("pose")(pose.pose)
 app.add_typer(train.app, name="train")
 app.add_typer(weights.app, name="weights")
+
+
+@app.command("methods")
+def methods() -> None:
+    """List the registered methods (table rows) and what drives each."""
+    from mmgt.methods import method_names
+    from mmgt.methods.registry import entry
+
+    for name in method_names():
+        print(f"{name:28s} {entry(name).target}")

@@ -1,24 +1,65 @@
-"""The interface every row of a benchmark table implements, and the runner that writes its outputs.
+"""The interface every row of a benchmark table implements.
 
-A method turns one test clip's conditions (speech audio, reference image, and for pose-driven
-methods the ground-truth pose) into an 80-frame video, optionally with the keypoints it drove the
-video with. The runner owns all file handling: it writes ``OUT/<clip_id>/video.mp4`` (the clip's
-audio muxed in) and ``keypoints.npy`` in the split layout, skips clips already written, and never
-leaves a half-written clip.
+A method turns one test clip's *conditions* into an ``n_frames`` video (optionally with the keypoints
+it drove the video with). What a method may read is fixed by :class:`Conditions`, built by the runner
+(:mod:`mmgt.methods.runner`): speech, the reference image and its pose, and for pose-driven methods the
+ground-truth pose sequence. The ground-truth video is never part of it, so an audio-driven method
+cannot see the answer.
+
+A two-stage row is a :class:`PoseSource` (GT keypoints, SMGA, EDGE) composed with a
+:class:`VideoGenerator` (AnimateAnyone, MMGT stage 2): :class:`mmgt.methods.compose.Composed`.
+Every method is built from a name and a :class:`MethodConfig` (:mod:`mmgt.methods.registry`).
 """
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
-from tqdm import tqdm
 
-from mmgt.data.layout import AUDIO, KEYPOINTS, VIDEO, Clip
-from mmgt.video_io import SAMPLE_RATE, atomic_path, write_audio, write_video
+DrivenBy = Literal["audio", "pose", "ground-truth"]
+DRIVEN_BY: tuple[str, ...] = ("audio", "pose", "ground-truth")
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    """What builds a method: model size, trained weights, device and sampling seed.
+
+    ``checkpoint`` is the method's main model (None: the method's default location);
+    ``pose_checkpoint`` the pose source's model in a composed two-stage row.
+    """
+
+    preset: str = "tiny"
+    checkpoint: Path | None = None
+    pose_checkpoint: Path | None = None
+    device: str = "cpu"
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Everything a generative method may read for one clip (never the ground-truth video)."""
+
+    clip_id: str
+    audio: np.ndarray  # (S,) float32 mono at sample_rate
+    sample_rate: int
+    ref_image: np.ndarray  # (H, W, 3) uint8: frame 0 of the clip
+    ref_pose: np.ndarray  # (134, 3) pixel keypoints of frame 0
+    n_frames: int
+    fps: float
+    pose: np.ndarray | None = None  # (T, 134, 3) GT keypoints: pose-driven methods only
+    audio_path: Path | None = None  # the wav the audio came from (feature caches key on it)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Frame ``(width, height)``."""
+        return self.ref_image.shape[1], self.ref_image.shape[0]
 
 
 @dataclass
@@ -29,45 +70,47 @@ class Generation:
     keypoints: np.ndarray | None = None
 
 
-class Method(ABC):
-    """A generation method. ``inputs`` lists which clip fields it reads (recorded with results)."""
+class Component(ABC):
+    """Something built from a :class:`MethodConfig` that records what produced its outputs."""
 
     name: str = ""
-    inputs: tuple[str, ...] = ("audio", "ref")
     description: str = ""
 
-    @abstractmethod
-    def generate(self, clip: Clip) -> Generation:
-        """Generate the clip's video from the fields named in ``inputs``."""
-
-    def write(self, clip: Clip, target: Path) -> None:
-        """Generate ``clip`` and write it in the split layout under ``target`` (each file atomically)."""
-        gen = self.generate(clip)
-        n = clip.record.n_frames
-        if gen.frames.shape[0] != n:
-            raise RuntimeError(f"method {self.name} returned {gen.frames.shape[0]} frames for {clip.clip_id}, expected {n}")
-        audio = clip.audio(SAMPLE_RATE)
-        if gen.keypoints is not None:
-            with atomic_path(target / KEYPOINTS) as tmp:
-                np.save(tmp, gen.keypoints.astype(np.float32))
-        write_audio(target / AUDIO, audio, SAMPLE_RATE)
-        write_video(target / VIDEO, gen.frames, fps=clip.record.fps, audio=audio, sample_rate=SAMPLE_RATE)
+    def __init__(self, config: MethodConfig = MethodConfig()):
+        self.config = config
 
     def provenance(self) -> dict:
-        """What produced the outputs (weights, checkpoints, settings); stored beside them."""
-        return {"method": self.name, "inputs": list(self.inputs)}
+        """What produces the outputs (settings, checkpoints and their hashes); no timestamps, so two
+        builds of the same method compare equal."""
+        return {"name": self.name, "description": self.description, "config": self.config.to_dict()}
 
 
-def run_method(method: Method, clips: list[Clip], out_dir: str | Path, *, progress: bool = True) -> Path:
-    """Write ``method``'s output for every clip to ``out_dir``; clips already complete are kept.
+class Method(Component):
+    """A table row. ``driven_by`` decides which conditions the runner hands to :meth:`generate`."""
 
-    The video is written last, so a clip whose ``video.mp4`` exists is complete.
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / "method.json") as tmp:
-        tmp.write_text(json.dumps(method.provenance(), indent=2, sort_keys=True) + "\n")
-    todo = [c for c in clips if not (out_dir / c.clip_id / VIDEO).is_file()]
-    for clip in tqdm(todo, desc=f"generate {method.name}", unit="clip", disable=not progress or not todo):
-        method.write(clip, out_dir / clip.clip_id)
-    return out_dir
+    driven_by: DrivenBy = "audio"
+
+    @abstractmethod
+    def generate(self, cond: Conditions) -> Generation:
+        """The clip's video from its conditions."""
+
+    def provenance(self) -> dict:
+        return super().provenance() | {"method": self.name, "driven_by": self.driven_by}
+
+
+class PoseSource(Component):
+    """The first stage of a two-stage row: conditions -> ``(T, 134, 3)`` pixel keypoints."""
+
+    driven_by: DrivenBy = "audio"
+
+    @abstractmethod
+    def poses(self, cond: Conditions) -> np.ndarray:
+        """Pixel keypoints for every frame of the clip."""
+
+
+class VideoGenerator(Component):
+    """The second stage: reference image + a pose sequence (+ audio) -> ``(T, H, W, 3)`` uint8 frames."""
+
+    @abstractmethod
+    def render(self, cond: Conditions, poses: np.ndarray) -> np.ndarray:
+        """Frames following ``poses``, with the reference image's appearance."""

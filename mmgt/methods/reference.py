@@ -1,43 +1,58 @@
-"""Reference rows that need no training: the ground truth (upper bound) and a still image (lower bound)."""
+"""Rows and pose sources that need no training.
+
+- ``gt``: the ground-truth clip copied (the upper bound); the only row that reads the GT video.
+- ``still``: the reference frame repeated with the real audio (the lower bound).
+- :class:`GroundTruthPoses`: the GT pose sequence as a pose source (Table II's pose-driven rows).
+- :class:`StillPoses`: the reference pose repeated.
+"""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import numpy as np
 
-from mmgt.data.layout import AUDIO, KEYPOINTS, VIDEO, Clip
-from mmgt.video_io import atomic_path
-from mmgt.methods.base import Generation, Method
+from mmgt.methods.base import Conditions, Generation, Method, PoseSource
 
 
 class GroundTruth(Method):
-    """A byte-exact copy of the ground-truth clip: the upper bound (every metric at its ideal)."""
+    """A byte-exact copy of the ground-truth clip: every metric at its ideal (written by the runner)."""
 
     name = "gt"
-    inputs = ("video", "keypoints")
+    driven_by = "ground-truth"
     description = "ground truth copied (upper bound)"
 
-    def generate(self, clip: Clip) -> Generation:
-        return Generation(clip.frames(), clip.keypoints())
-
-    def write(self, clip: Clip, target: Path) -> None:
-        clip.frames()  # validate before copying
-        for name in (KEYPOINTS, AUDIO, VIDEO):  # video last: it marks the clip complete
-            with atomic_path(target / name) as tmp:
-                shutil.copyfile(clip.dir / name, tmp)
+    def generate(self, cond: Conditions) -> Generation:
+        raise TypeError("the gt row copies the clip's files; the runner does that")
 
 
 class Still(Method):
     """The reference frame repeated for every frame (with the real audio muxed): the lower bound."""
 
     name = "still"
-    inputs = ("ref", "ref_pose")
     description = "reference image repeated (lower bound)"
 
-    def generate(self, clip: Clip) -> Generation:
-        n = clip.record.n_frames
-        frames = np.repeat(clip.ref()[None], n, axis=0)
-        ref_pose = clip.keypoints()[:1]
-        return Generation(frames, np.repeat(ref_pose, n, axis=0))
+    def generate(self, cond: Conditions) -> Generation:
+        frames = np.repeat(cond.ref_image[None], cond.n_frames, axis=0)
+        return Generation(frames, StillPoses(self.config).poses(cond))
+
+
+class GroundTruthPoses(PoseSource):
+    """The clip's ground-truth keypoints (pose-driven rows)."""
+
+    name = "gt-pose"
+    driven_by = "pose"
+    description = "ground-truth poses"
+
+    def poses(self, cond: Conditions) -> np.ndarray:
+        if cond.pose is None:
+            raise ValueError("GroundTruthPoses needs pose-driven conditions")
+        return cond.pose
+
+
+class StillPoses(PoseSource):
+    """The reference pose repeated."""
+
+    name = "still-pose"
+    description = "reference pose repeated"
+
+    def poses(self, cond: Conditions) -> np.ndarray:
+        return np.repeat(cond.ref_pose[None], cond.n_frames, axis=0)

@@ -64,12 +64,13 @@ class PoseGenerator:
         return out.numpy()
 
     def generate(
-        self, wav_path: str | Path, ref_pixels: np.ndarray, size: tuple[int, int], n_frames: int | None = None, seed: int = 0
+        self, wav: str | Path | np.ndarray, ref_pixels: np.ndarray, size: tuple[int, int], n_frames: int | None = None, seed: int = 0
     ) -> np.ndarray:
-        """Pixel keypoints ``(T, 134, 3)`` for a ``(w, h)`` frame, driven by the wav."""
+        """Pixel keypoints ``(T, 134, 3)`` for a ``(w, h)`` frame, driven by a wav file or a 16 kHz signal."""
         K.check_shape(ref_pixels)
-        n = n_frames or n_frames_for(read_audio(wav_path, SAMPLE_RATE))
-        feats = self.featurizer(wav_path, n).reshape(n, -1)
+        signal = wav if isinstance(wav, np.ndarray) else None
+        n = n_frames or n_frames_for(signal if signal is not None else read_audio(wav, SAMPLE_RATE))
+        feats = (self.featurizer.from_wave(signal, n) if signal is not None else self.featurizer(wav, n)).reshape(n, -1)
         normalizer = K.Normalizer(*size)
         ref = normalizer.to_model(ref_pixels).reshape(K.NUM_VALUES)
         poses = self.generate_model_space(feats, ref, seed).reshape(n, K.NUM_JOINTS, 3)

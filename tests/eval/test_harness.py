@@ -121,3 +121,70 @@ def test_face_track_comes_from_gt_keypoints(tiny_split, method_outputs, tmp_path
     face = kp[:, 24:92, :2]
     assert np.all(np.abs(track.cx - face[..., 0].mean(1)) < 0.5 * track.s)
     assert np.all(track.s > 3)
+
+
+@pytest.fixture(scope="module")
+def fid_shards(tiny_split, method_outputs, tmp_path_factory):
+    """The still row scored on FID (real Inception weights) + PSNR, whole and as 2 shards."""
+    tmp = tmp_path_factory.mktemp("fid_shards")
+    cfg = EvalConfig(pred=method_outputs["still"], gt=tiny_split, metrics=("psnr", "fid"), regions=("full",),
+                     cache_dir=tmp / "cache", progress=False)
+    whole, _, _ = evaluate(cfg)
+    shards = []
+    for i in range(2):
+        res, states, _ = evaluate(replace(cfg, shard=(i, 2)))
+        shards.append(write_partial(cfg, states, res, tmp / f"shard{i}"))
+    return whole, shards
+
+
+def _copy_shards(shards: list[Path], tmp_path: Path) -> list[Path]:
+    return [_copy(s, tmp_path / s.name) for s in shards]
+
+
+def _edit_meta(shard: Path, edit) -> None:
+    meta = json.loads((shard / "partial.json").read_text())
+    edit(meta)
+    (shard / "partial.json").write_text(json.dumps(meta))
+
+
+def test_fid_shards_merge_exactly(fid_shards, tmp_path):
+    whole, shards = fid_shards
+    merged, _ = merge_shards(shards, tmp_path / "merged")
+    assert value(merged, "full", "fid") == pytest.approx(value(whole, "full", "fid"), rel=1e-9, abs=1e-9)
+    assert value(merged, "full", "psnr") == value(whole, "full", "psnr")
+    assert merged["extractors"] == whole["extractors"]
+
+
+def test_merge_keeps_the_shards_random_init_marks(fid_shards, tmp_path):
+    """Shards computed with a random-init Inception elsewhere stay marked when merged here,
+    where the real weights exist."""
+    shards = _copy_shards(fid_shards[1], tmp_path)
+
+    def untrained(meta):
+        meta["untrained_extractors"] = True
+        meta["extractors"]["inception"]["weights"] = "random-init(seed=0)"
+        meta["metrics"]["full"]["fid"].update(untrained=True, weights="random-init(seed=0)")
+
+    for s in shards:
+        _edit_meta(s, untrained)
+    merged, run_dir = merge_shards(shards, tmp_path / "merged")
+    assert merged["untrained_extractors"] is True
+    assert merged["metrics"]["full"]["fid"]["untrained"] is True
+    assert merged["extractors"]["inception"]["weights"] == "random-init(seed=0)"
+
+
+@pytest.mark.parametrize("what", ["extractors", "protocol", "code"])
+def test_merge_refuses_shards_of_other_provenance(fid_shards, tmp_path, what):
+    shards = _copy_shards(fid_shards[1], tmp_path)
+
+    def edit(meta):
+        if what == "extractors":
+            meta["extractors"]["inception"]["weights"] = "0" * 64
+        elif what == "protocol":
+            meta["protocol"]["size"] = 128
+        else:
+            meta["package"]["git"]["commit"] = "f" * 40
+
+    _edit_meta(shards[1], edit)
+    with pytest.raises(DataError, match="shard1"):
+        merge_shards(shards, tmp_path / "merged")

@@ -7,7 +7,7 @@ frame's pose (``--samples`` seeds per clip). Rows: ground truth, SMGA (``tiny`` 
 space of the evaluation harness's gesture autoencoder (trained on the split's train keypoints when
 no checkpoint is given). Models missing from ``--runs`` are trained first with their preset.
 
-    python -m mmgt.stage1.report --data data/synth --runs runs/stage1 --out results/stage1
+    python -m mmgt.experiments.stage1_report --data data/synth --runs runs/stage1 --out results/stage1
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
     text = f"""# Stage-1 report: audio -> pose on `{meta['data']}`
 
 Test clips: {meta['test_clips']} ({meta['samples_per_clip']} samples each for generated rows). Regenerate with
-`make report-stage1` (`python -m mmgt.stage1.report`).
+`make report-stage1` (`python -m mmgt.experiments.stage1_report`).
 
 {table}
 

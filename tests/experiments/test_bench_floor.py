@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eval import bench
+from mmgt.experiments import bench_eval as bench
 from eval.harness import EvalConfig, Evaluator
 from mmgt.data.layout import Split
 

@@ -19,7 +19,7 @@ from eval.harness import EvalConfig
 from eval.results import UNTRAINED_MARK, load_results
 from eval.table import TABLE_COLUMNS, column_headers, format_value
 from mmgt.data.layout import Split
-from mmgt.methods import get_method, run_method
+from mmgt.methods import Method, MethodConfig, build_method, run_method
 
 PAPER_TABLES = Path(__file__).resolve().parent.parent / "results" / "paper" / "paper_tables.csv"
 TABLES = {
@@ -31,7 +31,7 @@ DEFAULT_METHODS = {"table1": ("gt", "still"), "table2": ("gt", "still"), "table3
 
 
 @dataclass
-class BenchConfig:
+class TableConfig:
     """One table's reproduction run."""
 
     table: str = "table1"
@@ -39,11 +39,12 @@ class BenchConfig:
     methods: tuple[str, ...] = DEFAULT_METHODS["table1"]
     runs: Path = Path("runs")
     results: Path = Path("results")
-    allow_untrained: bool = True  # weights absent offline: random-init extractors, every value marked
+    allow_untrained: bool = EvalConfig.allow_untrained  # one default with mmgt-eval; values marked when used
+    method_config: MethodConfig = field(default_factory=MethodConfig)
     eval_overrides: dict = field(default_factory=dict)
 
 
-def evaluate_method(cfg: BenchConfig, name: str, pred_dir: Path, gesture_encoder: Path | None) -> Path:
+def evaluate_method(cfg: TableConfig, method: Method, pred_dir: Path, gesture_encoder: Path | None) -> Path:
     from eval.run import evaluate, write_run
 
     config = EvalConfig(
@@ -51,8 +52,8 @@ def evaluate_method(cfg: BenchConfig, name: str, pred_dir: Path, gesture_encoder
         cache_dir=cfg.runs / "cache" / "eval", **cfg.eval_overrides,
     )
     results, states, _ = evaluate(config)
-    results["method"] = get_method(name).provenance()
-    return write_run(results, states, cfg.runs / cfg.table / "eval", name)
+    results["method"] = method.provenance()
+    return write_run(results, states, cfg.runs / cfg.table / "eval", method.name)
 
 
 def paper_rows(table: str) -> pd.DataFrame:
@@ -78,7 +79,7 @@ def paper_cells(rows: pd.DataFrame) -> list[list[str]]:
     return out
 
 
-def render(cfg: BenchConfig, runs: dict[str, dict]) -> str:
+def render(cfg: TableConfig, runs: dict[str, dict]) -> str:
     """The markdown table: provenance header, our rows, then the paper's rows."""
     split = Split(cfg.data)
     title = TABLES[cfg.table][1]
@@ -124,7 +125,7 @@ def long_rows(runs: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def reproduce(cfg: BenchConfig) -> Path:
+def reproduce(cfg: TableConfig) -> Path:
     """Run, evaluate and render one table; returns the markdown file."""
     from eval.gesture_cache import encoder_for_split
 
@@ -135,8 +136,9 @@ def reproduce(cfg: BenchConfig) -> Path:
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
     runs = {}
     for name in cfg.methods:
-        pred_dir = run_method(get_method(name), clips, cfg.runs / cfg.table / name)
-        run_dir = evaluate_method(cfg, name, pred_dir, encoder)
+        method = build_method(name, cfg.method_config)
+        pred_dir = run_method(method, clips, cfg.runs / cfg.table / name, replace=True)
+        run_dir = evaluate_method(cfg, method, pred_dir, encoder)
         shutil.copyfile(run_dir / "results.json", out_dir / "runs" / f"{name}.json")
         runs[name] = load_results(run_dir)
     md = out_dir / f"{cfg.table}.md"

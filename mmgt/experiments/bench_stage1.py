@@ -13,7 +13,7 @@ conditioning plus every guided step) and the file records this CPU's matrix-mult
 the decoder's own shapes, so ``gflop_per_window / gemm_gflops`` is the least time any
 implementation of the same computation could take here.
 
-    python -m mmgt.stage1.bench --out results/bench
+    python -m mmgt.experiments.bench_stage1 --out results/bench
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def time_features(threads: int) -> dict:
 
 def run_isolated(args: list[str]) -> dict:
     """Run one case in a fresh interpreter and parse its JSON line."""
-    proc = subprocess.run([sys.executable, "-m", "mmgt.stage1.bench", *args], capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-m", "mmgt.experiments.bench_stage1", *args], capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

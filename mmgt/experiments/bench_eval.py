@@ -42,7 +42,7 @@ from eval.run import evaluate
 from mmgt.data.layout import Split, load_keypoints
 from mmgt.flops import gemm_gflops, gflop
 from mmgt.memory import reuse_freed_memory
-from mmgt.methods import get_method, run_method
+from mmgt.methods import build_method, run_method
 from mmgt.video_io import read_audio, read_video
 
 REFERENCE_METRICS = ("fid", "psnr", "ssim", "lpips", "sync")
@@ -195,7 +195,7 @@ def reference_tools(pred: Path, data: Path, reuse_memory: bool) -> dict[str, dic
     unless ``reuse_memory``, the setting our suite runs with)."""
     results = {}
     for tool in REFERENCE_TOOLS:
-        args = [sys.executable, "-m", "eval.bench", "--reference-tool", tool, "--data", str(data), "--pred", str(pred)]
+        args = [sys.executable, "-m", "mmgt.experiments.bench_eval", "--reference-tool", tool, "--data", str(data), "--pred", str(pred)]
         out = subprocess.run(args + (["--reuse-memory"] if reuse_memory else []), capture_output=True, text=True, check=True)
         results[tool] = json.loads(out.stdout.strip().splitlines()[-1])
     return results
@@ -311,13 +311,13 @@ def main(
     from eval.gesture_cache import encoder_for_split
 
     clips = Split(data).clips("test")
-    pred = run_method(get_method("still"), clips, runs / "still", progress=False)
+    pred = run_method(build_method("still"), clips, runs / "still", progress=False)
     encoder = encoder_for_split(data)
     full, t_full, fwd_full = suite(pred, data, ("fid", "fvd", "kvd", "psnr", "ssim", "lpips", "sync", "fgd"),
                                    Path(tempfile.mkdtemp(dir=runs)), encoder)
     sub, t_sub, fwd_sub = suite(pred, data, REFERENCE_METRICS, Path(tempfile.mkdtemp(dir=runs)), encoder)
     warm_cache = Path(tempfile.mkdtemp(dir=runs))
-    suite(run_method(get_method("gt"), clips, runs / "gt", progress=False), data, REFERENCE_METRICS, warm_cache, encoder)
+    suite(run_method(build_method("gt"), clips, runs / "gt", progress=False), data, REFERENCE_METRICS, warm_cache, encoder)
     warm, t_warm, fwd_warm = suite(pred, data, REFERENCE_METRICS, warm_cache, encoder)
     tools = {"default allocator": reference_tools(pred, data, reuse_memory=False),
              "reuse_memory": reference_tools(pred, data, reuse_memory=True)}

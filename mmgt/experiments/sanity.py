@@ -1,7 +1,7 @@
 """Sanity checks of the harness on a split: GT degraded in known ways must score monotonically worse.
 
-``python -m eval.sanity --data data/synth`` writes degraded copies of the test clips (Gaussian
-noise of increasing strength; frames shuffled in time) under ``runs/sanity/``, evaluates each against
+``python -m mmgt.experiments.sanity --data data/synth`` writes degraded copies of the test clips (Gaussian
+noise of increasing strength; frames shuffled in time; the picture shifted 0.8 s against the speech) under ``runs/sanity/``, evaluates each against
 the GT, and writes ``results/sanity/sanity.md`` + ``sanity.json``.
 """
 
@@ -16,49 +16,63 @@ import typer
 
 from eval.harness import EvalConfig
 from eval.run import evaluate
-from mmgt.data.layout import Split
-from mmgt.methods.base import Generation, Method, run_method
+from mmgt.data.layout import VIDEO, Clip, Split
+from mmgt.methods.base import Generation
+from mmgt.methods.runner import write_clip_output
 
 NOISE_LEVELS = (4.0, 16.0, 48.0)  # std of additive Gaussian noise, in 0..255 units
+SHIFT_SECONDS = 0.8  # picture (and keypoints) rolled against the speech
 
 
-@dataclass
-class Degraded(Method):
-    """The GT clip degraded: additive Gaussian noise of ``sigma`` and/or frames shuffled in time."""
+@dataclass(frozen=True)
+class Degradation:
+    """GT degraded in a known way: Gaussian noise of ``sigma``, frames shuffled in time, or the picture
+    rolled by ``shift`` seconds against the speech (keypoints move with the picture)."""
 
     sigma: float = 0.0
     shuffle: bool = False
+    shift: float = 0.0
     seed: int = 0
-    inputs = ("video", "keypoints")
 
     @property
-    def name(self) -> str:  # type: ignore[override]
-        return f"noise{self.sigma:g}" if not self.shuffle else "shuffled"
+    def name(self) -> str:
+        if self.shuffle:
+            return "shuffled"
+        return f"shift{self.shift:g}s" if self.shift else f"noise{self.sigma:g}"
 
-    def generate(self, clip) -> Generation:
+    def apply(self, clip: Clip) -> Generation:
         rng = np.random.default_rng([self.seed, int.from_bytes(clip.clip_id.encode()[:8], "little")])
-        frames = clip.frames().astype(np.float32)
-        kp = clip.keypoints()
+        frames, kp = clip.frames().astype(np.float32), clip.keypoints()
         if self.shuffle:
             order = rng.permutation(len(frames))
             frames, kp = frames[order], kp[order]
+        if self.shift:
+            steps = round(self.shift * clip.record.fps)
+            frames, kp = np.roll(frames, steps, axis=0), np.roll(kp, steps, axis=0)
         if self.sigma:
             frames = frames + rng.normal(0, self.sigma, frames.shape)
         return Generation(np.clip(np.rint(frames), 0, 255).astype(np.uint8), kp)
 
+    def write(self, clips: list[Clip], out: Path) -> Path:
+        """Degraded copies of ``clips`` in the split layout under ``out`` (complete clips kept)."""
+        for clip in clips:
+            if not (out / clip.clip_id / VIDEO).is_file():
+                write_clip_output(clip, self.apply(clip), out / clip.clip_id)
+        return out
 
-def variants() -> list[Degraded]:
-    return [Degraded(sigma=s) for s in NOISE_LEVELS] + [Degraded(shuffle=True)]
+
+def variants() -> list[Degradation]:
+    return [Degradation(sigma=s) for s in NOISE_LEVELS] + [Degradation(shuffle=True), Degradation(shift=SHIFT_SECONDS)]
 
 
-def run(data: Path, runs: Path, base: EvalConfig) -> dict[str, dict]:
+def run(data: Path, runs: Path, base: EvalConfig, degradations: list[Degradation] | None = None) -> dict[str, dict]:
     clips = Split(data).clips("test")
     out = {}
-    for method in variants():
-        pred = run_method(method, clips, runs / method.name, progress=base.progress)
+    for d in degradations or variants():
+        pred = d.write(clips, runs / d.name)
         results, _, _ = evaluate(replace(base, pred=pred, gt=data))
-        out[method.name] = {r: {m: e["value"] for m, e in outs.items()} for r, outs in results["metrics"].items()}
-        out[method.name]["untrained"] = sorted(f"{r}/{m}" for r, outs in results["metrics"].items() for m, e in outs.items() if e.get("untrained"))
+        out[d.name] = {r: {m: e["value"] for m, e in outs.items()} for r, outs in results["metrics"].items()}
+        out[d.name]["untrained"] = sorted(f"{r}/{m}" for r, outs in results["metrics"].items() for m, e in outs.items() if e.get("untrained"))
     return out
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmgt.stage1.bench import time_case
+from mmgt.experiments.bench_stage1 import time_case
 
 
 def test_time_case_reports_speed_and_memory():

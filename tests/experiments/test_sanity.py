@@ -12,7 +12,7 @@ import pytest
 
 from eval.harness import EvalConfig
 from eval.run import evaluate
-from eval.sanity import NOISE_LEVELS, run
+from mmgt.experiments.sanity import NOISE_LEVELS, run
 
 pytestmark = pytest.mark.slow
 METRICS = ("fid", "fvd", "kvd", "psnr", "ssim", "lpips")
