@@ -1,3 +1,11 @@
 """The baselines' table rows, registered with mmgt's method registry (which imports this module lazily)."""
 
-from mmgt.methods.registry import register  # noqa: F401  (rows register below as their models land)
+from mmgt.methods.registry import register
+
+ANIMATE_ANYONE = "baselines.animate_anyone:AnimateAnyone"
+COMPOSED = "mmgt.methods.compose:Composed"
+
+# Table II (pose-driven): ground-truth poses of the test clip -> AnimateAnyone.
+register("animate-anyone", COMPOSED, pose_source="mmgt.methods.reference:GroundTruthPoses", video=ANIMATE_ANYONE)
+# Table I (audio-driven): EDGE's poses from speech -> AnimateAnyone.
+register("edge+animate-anyone", COMPOSED, pose_source="baselines.edge:EdgePoses", video=ANIMATE_ANYONE)
