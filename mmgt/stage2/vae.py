@@ -78,7 +78,7 @@ def train_vae(cfg: Stage2Config, data: str | Path, out: str | Path, opts: VAETra
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
+        bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
     vae.eval()
     with torch.no_grad():
         latents = torch.cat([vae.encode(train[i:i + 16]).latent_dist.mean for i in range(0, len(train), 16)])
