@@ -135,7 +135,20 @@ class TrainStepConfig:
 
 
 @dataclass(frozen=True)
+class VAETrainConfig:
+    """The tiny preset's own VAE (mmgt.stage2.vae.train_vae); unused when ``pretrained.vae`` is set."""
+
+    steps: int = 600
+    batch_size: int = 8
+    crop: int = 128  # random square crops (the VAE is fully convolutional; crops keep CPU steps short)
+    lr: float = 1e-3
+    kl_weight: float = 1e-6
+    frames_per_clip: int = 16  # evenly spaced frames per clip kept for training and for the PSNR
+
+
+@dataclass(frozen=True)
 class TrainConfig:
+    vae: VAETrainConfig = field(default_factory=VAETrainConfig)
     image: TrainStepConfig = field(default_factory=TrainStepConfig)
     video: TrainStepConfig = field(default_factory=lambda: TrainStepConfig(32500, 1, 1e-5, 12))
     min_ref_distance: int = 25  # reference and target frames at least this far apart (image step)
@@ -182,6 +195,8 @@ class Stage2Config:
             raise ValueError("image_encoder.projection_dim must equal unet.cross_attention_dim")
         if self.vae.latent_channels != self.unet.latent_channels:
             raise ValueError("vae.latent_channels must equal unet.latent_channels")
+        if self.train.vae.crop > self.resolution:
+            raise ValueError(f"train.vae.crop {self.train.vae.crop} exceeds the resolution {self.resolution}")
         if self.inference.context_overlap >= self.inference.context_frames:
             raise ValueError("inference.context_overlap must be smaller than inference.context_frames")
 

@@ -9,7 +9,6 @@ measured and written beside the model (``vae/metrics.json``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +22,6 @@ from mmgt.stage2.config import Stage2Config
 from mmgt.stage2.data import to_model_images
 from mmgt.stage2.model import build_vae
 from mmgt.video_io import atomic_path
-
-
-@dataclass(frozen=True)
-class VAETrainOptions:
-    steps: int = 1500
-    batch_size: int = 8
-    crop: int = 128
-    lr: float = 1e-3
-    kl_weight: float = 1e-6
-    frames_per_clip: int = 16  # frames kept per clip (evenly spaced) for training and for the PSNR
-    progress: bool = True
 
 
 def load_frames(root: str | Path, split: str, resolution: int, per_clip: int) -> torch.Tensor:
@@ -58,8 +46,9 @@ def reconstruction_psnr(vae: AutoencoderKL, images: torch.Tensor, batch: int = 8
     return float(torch.cat(values).mean())
 
 
-def train_vae(cfg: Stage2Config, data: str | Path, out: str | Path, opts: VAETrainOptions = VAETrainOptions()) -> dict:
+def train_vae(cfg: Stage2Config, data: str | Path, out: str | Path, progress: bool = True) -> dict:
     """Train the preset's AutoencoderKL on the train frames; save it to ``out`` and return its metrics."""
+    opts = cfg.train.vae
     set_seed(cfg.train.seed)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -67,7 +56,7 @@ def train_vae(cfg: Stage2Config, data: str | Path, out: str | Path, opts: VAETra
     vae = build_vae(cfg).train()
     optimizer = torch.optim.AdamW(vae.parameters(), lr=opts.lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(cfg.train.seed)
-    bar = tqdm(range(opts.steps), desc="stage2 vae", disable=not opts.progress)
+    bar = tqdm(range(opts.steps), desc="stage2 vae", disable=not progress)
     for _ in bar:
         idx = torch.randint(len(train), (opts.batch_size,), generator=gen)
         y0, x0 = (int(v) for v in torch.randint(cfg.resolution - opts.crop + 1, (2,), generator=gen))

@@ -11,7 +11,8 @@ from mmgt.stage2.config import Stage2Config, load_config
 from mmgt.stage2.model import Stage2Model
 
 SMALL = ("resolution=64", "inference.steps=3", "inference.context_frames=6", "inference.context_overlap=2",
-         "inference.window_batch=2", "train.threads=0")
+         "inference.window_batch=2", "train.threads=0", "train.vae.steps=2", "train.vae.batch_size=2",
+         "train.vae.crop=32", "train.vae.frames_per_clip=2")
 
 
 @pytest.fixture(scope="session")
@@ -28,9 +29,9 @@ def build(cfg: Stage2Config, seed: int = 0) -> Stage2Model:
 def trained(small_cfg: Stage2Config, tiny_split: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A VAE, an image-step and a video-step model, each trained for a couple of steps on the tiny split."""
     from mmgt.stage2.train import RunOptions, train
-    from mmgt.stage2.vae import VAETrainOptions, train_vae
+    from mmgt.stage2.vae import train_vae
 
     out = tmp_path_factory.mktemp("stage2_run")
-    train_vae(small_cfg, tiny_split, out / "vae", VAETrainOptions(steps=2, batch_size=2, crop=32, frames_per_clip=2, progress=False))
+    train_vae(small_cfg, tiny_split, out / "vae", progress=False)
     opts = RunOptions(data=str(tiny_split), out=str(out), vae=str(out / "vae"), steps=2, progress=False)
     return {"vae": out / "vae", "image": train(small_cfg, opts, "image"), "video": train(small_cfg, opts, "video"), "run": out}
