@@ -25,6 +25,7 @@ from diffusers import AutoencoderKL, DDIMScheduler, MotionAdapter, UNet2DConditi
 from torch import Tensor, nn
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
+from mmgt.errors import DataError
 from mmgt.stage2.config import SchedulerConfig, Stage2Config
 from mmgt.stage2.pose_guider import PoseGuider, PoseInjection
 from mmgt.stage2.reference import ReferenceBank, connect
@@ -115,6 +116,10 @@ class Stage2Model(nn.Module):
             return load(pretrained_path(name, field, weights_dir)) if name else build(cfg)
 
         unet = part("unet", UNet2DConditionModel.from_pretrained, build_unet)
+        widths = tuple(unet.config.block_out_channels), unet.config.cross_attention_dim
+        if widths != (tuple(cfg.unet.block_out_channels), cfg.unet.cross_attention_dim):
+            raise DataError(pre.unet, f"UNet widths/context {widths} differ from the preset's "
+                                      f"{tuple(cfg.unet.block_out_channels)}/{cfg.unet.cross_attention_dim}")
         reference_net = UNet2DConditionModel.from_config(unet.config)
         reference_net.load_state_dict(unet.state_dict())
         guider = PoseGuider(cfg.unet.block_out_channels[0], tuple(cfg.pose_guider.channels), cfg.pose_guider.conditioning_channels)

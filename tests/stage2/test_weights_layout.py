@@ -80,3 +80,12 @@ def test_saved_models_load_back_key_for_key(small_cfg, tmp_path, video):
     assert all(v.dtype == torch.float32 for v in half.state_dict().values() if v.is_floating_point())
     torch.testing.assert_close(half.state_dict()["pose_guider.conv_out.weight"],
                                model.state_dict()["pose_guider.conv_out.weight"].half().float())
+
+
+def test_a_pretrained_unet_of_other_widths_is_refused(small_cfg, weights_dir):
+    from mmgt.errors import DataError
+
+    root, _ = weights_dir
+    cfg = replace(small_cfg, pretrained=PretrainedConfig(), unet=replace(small_cfg.unet, block_out_channels=(32, 32)))
+    with pytest.raises(DataError, match="widths"):
+        Stage2Model.build(cfg, weights_dir=root)
