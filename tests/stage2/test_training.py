@@ -21,9 +21,9 @@ from .conftest import build
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch(small_cfg):
     model = build(small_cfg).train()
     g = torch.Generator().manual_seed(0)
-    h, r = small_cfg.resolution // 8, small_cfg.resolution
-    batch = Batch(torch.randn(2, 4, 1, h, h, generator=g), torch.rand(2, 3, 1, r, r, generator=g),
-                  torch.randn(2, 4, h, h, generator=g), torch.rand(2, 3, r, r, generator=g) * 2 - 1)
+    h, r, c = small_cfg.resolution // small_cfg.vae.downsample, small_cfg.resolution, small_cfg.unet.latent_channels
+    batch = Batch(torch.randn(2, c, 1, h, h, generator=g), torch.rand(2, 3, 1, r, r, generator=g),
+                  torch.randn(2, c, h, h, generator=g), torch.rand(2, 3, r, r, generator=g) * 2 - 1)
     scheduler = make_scheduler(small_cfg.scheduler)
     params = trainable(model, "image")
     optimizer = torch.optim.AdamW(params, lr=1e-3)
@@ -48,10 +48,11 @@ def test_image_step_pairs_frames_far_apart_and_video_step_takes_clips(small_cfg,
     data = encode_split(model, tiny_split, "train", progress=False)
     rng = np.random.default_rng(0)
     image = sample_batch(data, rng, 3, 1, small_cfg.resolution, small_cfg.train.min_ref_distance)
-    assert image.latents.shape == (3, 4, 1, 8, 8) and image.pose.shape == (3, 3, 1, 64, 64)
+    h, c = small_cfg.resolution // small_cfg.vae.downsample, small_cfg.unet.latent_channels
+    assert image.latents.shape == (3, c, 1, h, h) and image.pose.shape == (3, 3, 1, 64, 64)
     assert image.ref_images.shape == (3, 3, 64, 64) and image.ref_images.min() >= -1
     video = sample_batch(data, rng, 1, 12, small_cfg.resolution, small_cfg.train.min_ref_distance)
-    assert video.latents.shape == (1, 4, 12, 8, 8) and video.pose.shape == (1, 3, 12, 64, 64)
+    assert video.latents.shape == (1, c, 12, h, h) and video.pose.shape == (1, 3, 12, 64, 64)
     with pytest.raises(ValueError, match="away"):
         sample_batch(data, rng, 1, 1, small_cfg.resolution, 81)
 
