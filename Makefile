@@ -12,7 +12,7 @@ DATA   ?= data/synth
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv lock test test-slow test-all data reproduce-table1 reproduce-table2 reproduce-table3 \
-        bench bench-eval bench-stage1 report-stage1 train-stage2 sanity clean
+        bench bench-eval bench-stage1 report-stage1 stage1-models train-stage2 sanity gesture-encoder clean
 
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -66,11 +66,25 @@ bench-stage1: $(STAMP)  ## stage-1 generation speed and memory
 train-stage2: $(STAMP) $(DATA)/manifest.csv  ## retrain the tiny stage-2 backbone (VAE, image step, video step) -> runs/stage2/tiny/
 	for step in vae image video; do $(VENV)/bin/mmgt train stage2 --preset tiny --step $$step --data $(DATA) || exit 1; done
 
-report-stage1: $(STAMP) $(DATA)/manifest.csv  ## SMGA vs EDGE vs still pose -> results/stage1/
+report-stage1: $(STAMP) $(DATA)/manifest.csv stage1-models  ## SMGA vs EDGE vs still pose -> results/stage1/
 	$(PY) -m mmgt.experiments.stage1_report --data $(DATA) --out results/stage1
 
 sanity: $(STAMP) $(DATA)/manifest.csv  ## harness sanity (degraded GT) -> results/sanity/
-	$(PY) -m mmgt.experiments.sanity --data $(DATA) --out results/sanity
+	$(PY) -m mmgt.experiments.sanity --data $(DATA) --out results/sanity --allow-untrained-extractors
 
 clean:  ## remove generated data, runs and caches (keeps .venv)
 	rm -rf data runs cache .pytest_cache
+
+gesture-encoder: $(STAMP) $(DATA)/manifest.csv  ## retrain the committed FGD gesture encoder (then pin its sha256 in eval/gesture_cache.py)
+	$(VENV)/bin/mmgt-eval train-gesture-encoder --data $(DATA) --out eval/assets/gesture_ae-synth.pt
+	sha256sum eval/assets/gesture_ae-synth.pt
+
+STAGE1_ROWS  := tiny tiny-single-stream tiny-no-face-loss edge-tiny
+STAGE1_SEEDS := 0 1 2
+STAGE1_JOBS  ?= 2
+stage1-models: $(STAMP) $(DATA)/manifest.csv  ## train the stage-1 report's rows x seeds -> runs/stage1/<preset>[-seedN] (STAGE1_JOBS at once)
+	@for p in $(STAGE1_ROWS); do for s in $(STAGE1_SEEDS); do echo "$$p $$s"; done; done | \
+	  xargs -P $(STAGE1_JOBS) -L 1 sh -c '$(VENV)/bin/mmgt train stage1 --data $(DATA) --no-progress --preset $$0 --seed $$1'
+
+train-mm-diffusion: $(STAMP) $(DATA)/manifest.csv  ## retrain the tiny MM-Diffusion models (base + SR, ~30 min on 2 cores)
+	$(VENV)/bin/mmgt train mm-diffusion --preset tiny --data $(DATA) --out runs/mm_diffusion/tiny --fp16 --no-resume

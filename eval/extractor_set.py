@@ -20,6 +20,7 @@ from eval.protocol import Protocol
 METRIC_EXTRACTOR = {
     "fid": "inception", "fvd": "i3d", "kvd": "i3d", "lpips": "lpips-alex", "sync": "syncnet",
     "fgd": "gesture", "div": "gesture", "psnr": None, "ssim": None,
+    "mouth_lmd": "facemesh", "lip_audio": "facemesh", "pose_error": "holistic",
 }
 
 
@@ -112,6 +113,12 @@ class ExtractorSet:
         with self.timed("syncnet"):
             return extractor.distances(mouth_crops, audio, vshift=protocol.sync_vshift)
 
+    def landmarks(self, name: str, frames: np.ndarray) -> np.ndarray:
+        """MediaPipe landmarks of one video's frames (``facemesh`` or ``holistic``)."""
+        extractor = self.get(name)
+        with self.timed(name):
+            return extractor.landmarks(frames)
+
     def pose(self, name: str):
         """A pose extractor from mmgt.pose (for FGD keypoints of predictions that wrote none)."""
         key = f"pose:{name}"
@@ -142,6 +149,10 @@ class ExtractorSet:
             return M.create(name, dim=dim, **({"seed": protocol.div_seed} if name == "div" else {}))
         if name == "sync":
             return M.create("sync", vshift=protocol.sync_vshift)
+        if name == "lip_audio":
+            return M.create(name, motion_floor=protocol.lip_motion_floor)
+        if name == "pose_error":
+            return M.create(name, pck=protocol.pck_threshold, visibility=protocol.pose_visibility)
         return M.create(name)
 
 

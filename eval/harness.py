@@ -2,10 +2,11 @@
 cache them, and fold them into the metric states.
 
 Per clip, a *contribution* is a small dict of arrays (features of pred and GT frames, per-frame
-PSNR/SSIM/LPIPS scores, lip-sync distances, gesture latents). Contributions are cached on disk keyed
-by the inputs' content hashes, the extractors' weights and the protocol, so an interrupted run
-loses nothing and a rerun resumes. GT features are cached separately so that every method evaluated
-against the same GT reuses them. Metric states are rebuilt from contributions; they are float64
+PSNR/SSIM/LPIPS scores, lip-sync distances, gesture latents, MediaPipe landmarks and the audio
+envelope). Contributions are cached on disk keyed by the inputs' content hashes, the extractors'
+weights and the protocol, so an interrupted run loses nothing and a rerun resumes. GT features (and
+every video's landmarks) are cached separately by content, so that every method evaluated against
+the same GT reuses them. Metric states are rebuilt from contributions; they are float64
 sufficient statistics, so shards (``--shard i/N`` or torchrun ranks) merge exactly.
 """
 
@@ -25,12 +26,15 @@ from eval.protocol import Protocol
 from eval.regions import BoxTrack, face_crops, mouth_crops, resize_frames, track_from_detector, track_from_keypoints
 from mmgt.data.layout import load_keypoints
 from mmgt.errors import DataError, MMGTError
-from mmgt.video_io import read_audio, read_video
+from mmgt.lip_audio import audio_envelope
+from mmgt.video_io import SAMPLE_RATE, read_audio, read_video
 from mmgt.weights import sha256_file as file_sha256
 
 FRAME_METRICS = ("psnr", "ssim", "lpips")
 VIDEO_METRICS = ("fid", "fvd", "kvd")
-ALL_METRICS = FRAME_METRICS + VIDEO_METRICS + ("sync", "fgd")
+LANDMARK_METRICS = ("mouth_lmd", "lip_audio", "pose_error")  # this project's additions (MediaPipe landmarks)
+LANDMARK_DETECTORS = {"facemesh": ("mouth_lmd", "lip_audio"), "holistic": ("pose_error",)}
+ALL_METRICS = FRAME_METRICS + VIDEO_METRICS + ("sync", "fgd") + LANDMARK_METRICS
 
 
 @dataclass
@@ -89,8 +93,16 @@ class Evaluator:
             weights_dir=config.weights_dir,
             allow_untrained=config.allow_untrained,
             device=config.device,
-            gesture_encoder=config.gesture_encoder,
+            gesture_encoder=config.gesture_encoder or self.default_gesture_encoder(),
         )
+
+    def default_gesture_encoder(self) -> Path | None:
+        """The committed encoder when FGD/Div are scored against the embedded synthetic split."""
+        if not {"fgd", "div"} & set(self.metrics):
+            return None
+        from eval.gesture_cache import default_encoder
+
+        return default_encoder(self.config.gt)
 
     # ----- pairing -------------------------------------------------------------------------
     def pairing(self) -> Pairing:
@@ -130,7 +142,7 @@ class Evaluator:
         return {
             "gt_video": file_sha256(gt.video), "gt_keypoints": gt.keypoints and file_sha256(gt.keypoints),
             "pred_video": file_sha256(pred.video), "pred_keypoints": kp and file_sha256(kp),
-            "audio": file_sha256(self._audio_path(pred, gt)) if self._needs("sync") else None,
+            "audio": file_sha256(self._audio_path(pred, gt)) if self._needs("sync", "lip_audio") else None,
         }
 
     def clip_key(self, hashes: dict[str, str | None]) -> str:
@@ -220,6 +232,18 @@ class Evaluator:
             self.cache.put(key, cached)
         return cached["keypoints"]
 
+    def _landmarks(self, detector: str, frames: np.ndarray, video_sha: str) -> np.ndarray:
+        """MediaPipe ``detector``'s landmarks of protocol-size frames, cached by content (shared by all methods)."""
+        key = cache_key(
+            kind="landmarks", video=video_sha, frames=len(frames), size=self.protocol.size, resize=self.protocol.resize,
+            weights=self.extractors.fingerprint(LANDMARK_DETECTORS[detector]),
+        )
+        cached = self.cache.get(key)
+        if cached is None:
+            cached = {"landmarks": self.extractors.landmarks(detector, frames)}
+            self.cache.put(key, cached)
+        return cached["landmarks"]
+
     def contribution(self, pred: ClipFiles, gt: ClipFiles) -> ClipOutcome:
         """All per-clip quantities of one pair (cached)."""
         hashes = self.input_hashes(pred, gt)
@@ -243,8 +267,8 @@ class Evaluator:
             for name in FRAME_METRICS:
                 if self._needs(name):
                     out[f"{region}/{name}"] = self.extractors.frame_scores(name, pf, gf, self.protocol)
+        audio = read_audio(self._audio_path(pred, gt), SAMPLE_RATE) if self._needs("sync", "lip_audio") else None
         if self._needs("sync") and track is not None:
-            audio = read_audio(self._audio_path(pred, gt), 16_000)
             out["sync/dists"] = self.extractors.sync_distances(mouth_crops(p_frames, track, self.protocol), audio, self.protocol)
         if self._needs("fgd"):
             if self.gesture_keypoints == "files":
@@ -254,13 +278,20 @@ class Evaluator:
                 kps = np.stack([self._extracted_pose(p_frames, shas["pred"]), self._extracted_pose(g_frames, shas["gt"])])
             latents = self.extractors.gesture(kps, self.protocol.size)
             out["gesture/pred"], out["gesture/gt"] = latents[0], latents[1]
+        for detector, names in LANDMARK_DETECTORS.items():
+            if self._needs(*names):
+                for side, frames in (("pred", p_frames), ("gt", g_frames)):
+                    out[f"landmarks/{detector}/{side}"] = self._landmarks(detector, frames, shas[side])
+        if self._needs("lip_audio"):
+            out["landmarks/envelope"] = audio_envelope(audio, len(g_frames), SAMPLE_RATE, self.protocol.fps)
         out["no_face"] = np.array(track is None)
         self.cache.put(key, out)
         return ClipOutcome(gt.clip_id, out, no_face=track is None)
 
     # ----- metrics -------------------------------------------------------------------------
     def new_states(self) -> dict[str, M.Metric]:
-        """Fresh metric objects keyed ``region/metric`` (plus ``lip/sync`` and ``gesture/fgd``, ``gesture/div``)."""
+        """Fresh metric objects keyed ``region/metric`` (plus ``lip/sync``, ``gesture/fgd``, ``gesture/div`` and
+        ``landmarks/<name>``)."""
         states: dict[str, M.Metric] = {}
         for region in self.config.regions:
             for name in FRAME_METRICS + VIDEO_METRICS:
@@ -271,6 +302,9 @@ class Evaluator:
         if self._needs("fgd"):
             states["gesture/fgd"] = self.extractors.metric("fgd")
             states["gesture/div"] = self.extractors.metric("div")
+        for name in LANDMARK_METRICS:
+            if self._needs(name):
+                states[f"landmarks/{name}"] = self.extractors.metric(name, self.protocol)
         return states
 
     def fold(self, states: dict[str, M.Metric], outcome: ClipOutcome) -> None:
@@ -289,6 +323,11 @@ class Evaluator:
                 metric.update(cid, c.get("sync/dists") if not outcome.no_face else None)
             elif name in ("fgd", "div") and "gesture/pred" in c and "gesture/gt" in c:
                 metric.update(pred=c["gesture/pred"][None], gt=c["gesture/gt"][None])
+            elif name in ("mouth_lmd", "lip_audio"):
+                extra = (c["landmarks/envelope"],) if name == "lip_audio" else ()
+                metric.update(cid, c["landmarks/facemesh/pred"], c["landmarks/facemesh/gt"], *extra)
+            elif name == "pose_error":
+                metric.update(cid, c["landmarks/holistic/pred"], c["landmarks/holistic/gt"])
 
     def run_clips(self, pairs: list[tuple[ClipFiles, ClipFiles]]) -> tuple[dict[str, M.Metric], list[ClipOutcome]]:
         """Evaluate ``pairs``; failures are recorded per clip, never crash the run."""

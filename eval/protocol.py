@@ -34,6 +34,10 @@ class Protocol:
     # keypoints of predictions that wrote none are extracted with this, and then GT's are too
     pose_extractor: str = "mediapipe"
     score_threshold: float = 0.3
+    # landmark metrics (this project's additions; MediaPipe face mesh and holistic on the protocol-size frames)
+    lip_motion_floor: float = 0.005  # inner-lip opening std (inter-ocular distances) below which a mouth is constant
+    pose_visibility: float = 0.5  # GT body points count above this MediaPipe visibility
+    pck_threshold: float = 0.1  # PCK radius in GT shoulder widths
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -11,13 +11,16 @@
                 "no_face": [...]},
       "complete": bool (no missing or failed clip),
       "metrics": {region: {metric: {"value", "n", "direction", "extractor", "weights", "untrained"}}},
+          (region "landmarks": this project's MediaPipe metrics, with their frame and detection counts)
       "untrained_extractors": bool,
       "extractors": {name: {"extractor", "weights", "untrained", "source", "preprocessing", "layout"}},
+          (MediaPipe detectors add "model_files": {path in the package: sha256})
       "gesture_keypoints": "files" or "extractor:<name>", "seeds": {...}, "timing": {...}, "environment": {...},
       "method": {...} (added by `mmgt reproduce` for a method's run)
     }
 
-``per_clip.csv`` holds one row per clip and per-clip metric (region, metric, clip_id, value).
+``per_clip.csv`` holds one row per clip and per-clip metric (region, metric, clip_id, value, untrained:
+True where the value comes from a random-init extractor).
 """
 
 from __future__ import annotations

@@ -139,16 +139,23 @@ def assemble(
     }
 
 
-def per_clip_rows(states: dict[str, M.Metric]) -> list[dict]:
-    """One row per (region, metric, clip) for the per-clip metrics."""
+def per_clip_rows(states: dict[str, M.Metric], results: dict) -> list[dict]:
+    """One row per (region, metric, clip) for the per-clip metrics; ``untrained`` marks values
+    computed with a random-init extractor (as results.json does)."""
     rows = []
+
+    def untrained(region: str, out: str) -> bool:
+        return bool(results["metrics"].get(region, {}).get(out, {}).get("untrained"))
+
     for key, metric in states.items():
         region, name = key.split("/")
         if hasattr(metric, "clip_values"):
             for out, per_clip in metric.clip_values().items():
-                rows += [{"region": region, "metric": out, "clip_id": c, "value": v} for c, v in per_clip.items()]
+                rows += [{"region": region, "metric": out, "clip_id": c, "value": v, "untrained": untrained(region, out)}
+                         for c, v in per_clip.items()]
         elif name in FRAME_METRICS:
-            rows += [{"region": region, "metric": name, "clip_id": c, "value": v} for c, v in metric.clip_means().items()]
+            rows += [{"region": region, "metric": name, "clip_id": c, "value": v, "untrained": untrained(region, name)}
+                     for c, v in metric.clip_means().items()]
     return rows
 
 
@@ -157,9 +164,9 @@ def write_run(results: dict, states: dict[str, M.Metric], out_root: Path, label:
     run_dir = new_run_dir(out_root, label)
     write_json(run_dir / "results.json", results)
     with atomic_path(run_dir / "per_clip.csv") as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["region", "metric", "clip_id", "value"], lineterminator="\n")
+        writer = csv.DictWriter(fh, fieldnames=["region", "metric", "clip_id", "value", "untrained"], lineterminator="\n")
         writer.writeheader()
-        writer.writerows(per_clip_rows(states))
+        writer.writerows(per_clip_rows(states, results))
     return run_dir
 
 

@@ -8,8 +8,9 @@ from tabulate import tabulate
 
 from eval.results import UNTRAINED_MARK, load_results
 
-# (table group, column label, our region, our output name): the paper's Table I column order.
-# The paper's "video" columns are our "full" region; "lip" are SyncNet outputs; "gesture" FGD/Div.
+# (table group, column label, our region, our output name): the paper's Table I column order, then this
+# project's additions (group marked ADDED_MARK). The paper's "video" columns are our "full" region; "lip" are
+# SyncNet outputs; "gesture" FGD/Div; "landmarks" the MediaPipe landmark metrics.
 TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("gesture", "FGD", "gesture", "fgd"),
     ("gesture", "Div", "gesture", "div"),
@@ -26,7 +27,14 @@ TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("video", "PSNR", "full", "psnr"),
     ("video", "SSIM", "full", "ssim"),
     ("video", "LPIPS", "full", "lpips"),
+    ("landmarks*", "mouth LMD", "landmarks", "mouth_lmd"),
+    ("landmarks*", "lip-audio corr", "landmarks", "lip_audio_corr"),
+    ("landmarks*", "lip-audio corr (GT)", "landmarks", "lip_audio_corr_gt"),
+    ("landmarks*", "pose err", "landmarks", "pose_err"),
+    ("landmarks*", "PCK@0.1", "landmarks", "pck"),
 )
+ADDED_NOTE = ("* this project's additions, not in the MMGT paper: MediaPipe face-mesh and holistic landmark "
+              "metrics (docs/PROTOCOL.md).")
 ARROW = {"lower": "↓", "higher": "↑", "none": ""}
 
 
@@ -62,6 +70,8 @@ def results_summary(results: dict) -> str:
         for out, entry in outs.items():
             rows.append([region, out + ARROW.get(entry["direction"], ""), format_value(entry), entry.get("weights", "")])
     text = tabulate(rows, headers=["region", "metric", "value", "extractor weights"], tablefmt="github", disable_numparse=True)
+    if "landmarks" in results["metrics"]:
+        text += "\n" + ADDED_NOTE.replace("* ", "landmarks: ", 1)
     if results.get("untrained_extractors"):
         text += f"\n{UNTRAINED_MARK} computed with a random-init extractor: NOT a real metric value."
     return text
@@ -72,7 +82,7 @@ def runs_table(paths: list[Path], fmt: str = "github") -> str:
     runs = [(Path(p), load_results(p)) for p in paths]
     headers = ["run"] + column_headers(runs[0][1] if runs else None)
     rows = [[p.name if p.is_dir() else p.parent.name] + row_cells(r) for p, r in runs]
-    text = tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+    text = tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True) + "\n\n" + ADDED_NOTE
     if any(r.get("untrained_extractors") for _, r in runs):
         text += f"\n\n{UNTRAINED_MARK} computed with a random-init extractor: NOT a real metric value."
     return text

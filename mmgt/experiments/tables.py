@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from eval.harness import EvalConfig
 from eval.results import UNTRAINED_MARK, load_results
-from eval.table import TABLE_COLUMNS, column_headers, format_value
+from eval.table import ADDED_NOTE, TABLE_COLUMNS, column_headers, format_value
 from mmgt.data.layout import Split
 from mmgt.methods import Method, MethodConfig, build_method, run_method
 
@@ -99,7 +99,10 @@ def render(cfg: TableConfig, runs: dict[str, dict]) -> str:
         "**Not comparable to the paper:** our rows are measured on the embedded synthetic-speakers split, "
         "the paper's on PATS with unpublished metric code. Compare rankings and gaps, not absolute values.",
         "",
-        "**Extractor weights:** " + ", ".join(f"{k}: {v.get('weights', '?')[:12]}" for k, v in extractors.items()),
+        "**Extractor weights:** " + ", ".join(f"{k}: {v.get('weights', '?')[:12]}" for k, v in extractors.items())
+        + f" (random-init extractors {'allowed' if cfg.allow_untrained else 'refused'} for this run).",
+        "",
+        "**Methods:** " + "; ".join(f"`{m}`: {res.get('method', {}).get('description', '')}" for m, res in runs.items()) + ".",
     ]
     if untrained:
         lines += ["", f"{UNTRAINED_MARK} **computed with a random-init extractor (real weights absent): "
@@ -110,6 +113,8 @@ def render(cfg: TableConfig, runs: dict[str, dict]) -> str:
         "",
         "Paper columns: the printed 'Syn-C' and 'Syn-D' are swapped (results/paper/paper-notes.md); "
         "they are shown here under the standard definitions. `gt` is the upper bound, `still` the lower bound.",
+        "",
+        ADDED_NOTE,
         "",
     ]
     return "\n".join(lines)

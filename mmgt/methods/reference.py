@@ -4,13 +4,15 @@
 - ``still``: the reference frame repeated with the real audio (the lower bound).
 - :class:`GroundTruthPoses`: the GT pose sequence as a pose source (Table II's pose-driven rows).
 - :class:`StillPoses`: the reference pose repeated.
+- :class:`PoseVideo`: a pose sequence drawn as a pose video (stage-1 rows through the harness).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mmgt.methods.base import Conditions, Generation, Method, PoseSource
+from mmgt.methods.base import Conditions, Generation, Method, PoseSource, VideoGenerator
+from mmgt.render import render_pose_video
 
 
 class GroundTruth(Method):
@@ -56,3 +58,14 @@ class StillPoses(PoseSource):
 
     def poses(self, cond: Conditions) -> np.ndarray:
         return np.repeat(cond.ref_pose[None], cond.n_frames, axis=0)
+
+
+class PoseVideo(VideoGenerator):
+    """The pose sequence drawn as a pose video (mmgt.render): lets pose-only rows (stage 1) go through
+    the method runner and the harness like any other row."""
+
+    name = "pose-video"
+    description = "pose video rendered from the keypoints"
+
+    def render(self, cond: Conditions, poses: np.ndarray) -> np.ndarray:
+        return render_pose_video(poses, cond.size)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmgt.checkpoints import default_checkpoint
 from mmgt.errors import MMGTError
 from mmgt.methods.base import Conditions, MethodConfig, PoseSource
 from mmgt.stage1.checkpoint import MODEL_FILE
@@ -19,7 +20,8 @@ RUNS = Path("runs/stage1")
 
 class Stage1Poses(PoseSource):
     """SMGA poses. ``config.preset`` picks the size; ``config.checkpoint`` the trained model
-    (default ``runs/stage1/<preset name>``, where ``mmgt train stage1`` writes it)."""
+    (default: the committed ``checkpoints/stage1/<preset name>``, else ``runs/stage1/<preset name>``,
+    where ``mmgt train stage1`` writes it)."""
 
     name = "smga"
     description = "SMGA (stage 1) poses from speech"
@@ -29,7 +31,8 @@ class Stage1Poses(PoseSource):
         super().__init__(config)
         if config.preset not in self.presets:
             raise MMGTError(f"{self.name}: preset must be one of {sorted(self.presets)}, got {config.preset!r}")
-        self.checkpoint = Path(config.checkpoint) if config.checkpoint else RUNS / self.presets[config.preset]
+        preset = self.presets[config.preset]
+        self.checkpoint = Path(config.checkpoint) if config.checkpoint else default_checkpoint(f"stage1/{preset}", RUNS / preset)
         if self.checkpoint.is_dir():
             self.checkpoint = self.checkpoint / MODEL_FILE
 

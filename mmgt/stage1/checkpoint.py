@@ -11,7 +11,7 @@ from mmgt.stage1.config import Stage1Config, config_from_dict
 from mmgt.stage1.smga import SMGA
 from mmgt.video_io import atomic_path
 
-FORMAT = "mmgt-stage1/1"
+FORMAT = "mmgt-stage1/2"  # 2: residual stream h + d_face + d_body (1 summed two x + delta streams)
 MODEL_FILE = "stage1.pt"
 
 
@@ -34,7 +34,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[St
     except Exception as exc:  # torch raises several unpickling error types
         raise DataError(path, f"not a readable stage-1 model ({exc.__class__.__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise DataError(path, f"not a {FORMAT} model file")
+        found = payload.get("format") if isinstance(payload, dict) else None
+        raise DataError(path, f"not a {FORMAT} model file" + (f" (it is {found}: retrain it with this version)" if found else ""))
     cfg = config_from_dict(payload["config"])
     model = SMGA(cfg.model).to(device)
     model.load_state_dict(payload["state_dict"])

@@ -1,8 +1,10 @@
 """Typed stage-1 configuration and its YAML presets (``mmgt/presets/*.yaml``).
 
-A preset is named (``tiny``, ``paper``, ``edge-tiny``, ``edge-paper`` -> ``stage1_tiny.yaml``,
-``edge_paper.yaml``, ...) or given as a path; ``overrides`` are ``section.field=value`` strings
-(values parsed as YAML), e.g. ``loss.face_weight=0`` for the "w/o L_face" ablation.
+A preset is named (``tiny``, ``paper``, ``edge-tiny``, ``tiny-single-stream`` -> ``stage1_tiny.yaml``,
+``edge_tiny.yaml``, ``stage1_tiny_single_stream.yaml``, ...) or given as a path; ``overrides`` are
+``section.field=value`` strings (values parsed as YAML), e.g. ``train.seed=1``. A preset may name a
+``base`` preset and list only what differs from it (the EDGE and ablation presets inherit SMGA's
+sizes, audio, diffusion and training budget this way).
 """
 
 from __future__ import annotations
@@ -73,6 +75,11 @@ class Stage1Config:
         if self.model.audio_dim != dim:
             raise ValueError(f"model.audio_dim is {self.model.audio_dim} but {self.audio.kind!r} features are {dim}-d")
 
+    @property
+    def run_name(self) -> str:
+        """Default run folder name: the preset's name, plus ``-seed<N>`` for a training seed other than 0."""
+        return self.name if self.train.seed == 0 else f"{self.name}-seed{self.train.seed}"
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -111,7 +118,8 @@ def preset_path(preset: str) -> Path:
 
 
 def available_presets() -> list[str]:
-    return sorted(p.stem.removeprefix("stage1_").replace("_", "-") for p in PRESET_DIR.glob("*.yaml"))
+    files = [*PRESET_DIR.glob("stage1_*.yaml"), *PRESET_DIR.glob("edge_*.yaml")]
+    return sorted(p.stem.removeprefix("stage1_").replace("_", "-") for p in files)
 
 
 def apply_override(data: dict, override: str) -> None:
@@ -125,13 +133,34 @@ def apply_override(data: dict, override: str) -> None:
     node[leaf] = yaml.safe_load(value)
 
 
-def load_config(preset: str, overrides: list[str] | tuple[str, ...] = ()) -> Stage1Config:
-    """Load a preset, apply overrides, validate. Bad files raise ``DataError`` naming the file."""
+def merged(base: dict, update: dict) -> dict:
+    """``base`` with ``update``'s values, nested sections merged key by key."""
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def read_preset(preset: str, chain: tuple[Path, ...] = ()) -> dict:
+    """A preset's YAML as a dict, its ``base`` preset (if any) filled in underneath."""
     path = preset_path(preset)
     if not path.is_file():
         raise DataError(path, f"no such stage-1 preset; available: {', '.join(available_presets())}")
+    if path in chain:
+        raise DataError(path, f"preset inherits from itself: {' -> '.join(p.name for p in (*chain, path))}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise DataError(path, str(exc)) from None
+    base = data.pop("base", None)
+    return merged(read_preset(str(base), (*chain, path)), data) if base is not None else data
+
+
+def load_config(preset: str, overrides: list[str] | tuple[str, ...] = ()) -> Stage1Config:
+    """Load a preset, apply overrides, validate. Bad files raise ``DataError`` naming the file."""
+    path = preset_path(preset)
+    data = read_preset(preset)
+    try:
         for override in overrides:
             apply_override(data, override)
         return from_dict(Stage1Config, data)

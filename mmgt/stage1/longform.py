@@ -1,8 +1,11 @@
 """Audio of any length from a fixed-horizon window sampler (model space, ``(T, 402)`` poses).
 
-- ``chained`` (SMGA): consecutive windows; window i is conditioned on the last generated frame of
-  window i-1 (frame ``horizon - 1``; the release uses 59 and drops the first window, both bugs).
-  The jump at each seam beyond the local velocity is spread over ``seam_frames`` on each side.
+- ``chained`` (SMGA): windows overlapping by one frame; window i is conditioned on the last
+  generated frame of window i-1 (frame ``horizon - 1``; the release uses 59 and drops the first
+  window, both bugs) and starts at that frame's audio. A model reproduces its reference in its
+  frame 0 (training conditions every window on its own frame 0), so that frame is dropped: no
+  frame is held or repeated at a seam. What remains of a jump at a seam beyond the local velocity
+  is spread over ``seam_frames`` on each side.
 - ``overlapping`` (EDGE): half-overlapping windows denoised together; after every DDIM step the
   first half of window i+1 is overwritten with the second half of window i; the final halves are
   joined with a linear crossfade.
@@ -52,15 +55,20 @@ def smooth_seams(x: Tensor, seams: list[int], k: int) -> Tensor:
 
 
 def chained(sample: WindowSampler, audio: Tensor, ref: Tensor, horizon: int, seam_frames: int) -> Tensor:
-    """Consecutive windows, each conditioned on the previous window's last frame."""
-    n = max(1, math.ceil(audio.shape[0] / horizon))
-    padded = pad_to(audio, n * horizon)
-    cond, windows = ref, []
+    """Windows overlapping by one frame, each conditioned on the previous window's last frame.
+
+    Window i covers frames ``i * (horizon - 1)`` to ``i * (horizon - 1) + horizon - 1``; its frame 0
+    (the model's copy of its reference, the previous window's last frame) is dropped.
+    """
+    step = horizon - 1
+    n = 1 + math.ceil(max(audio.shape[0] - horizon, 0) / step)
+    padded = pad_to(audio, (n - 1) * step + horizon)
+    cond, parts = ref, []
     for i in range(n):
-        window = sample(padded[None, i * horizon : (i + 1) * horizon], cond[None], None)[0]
-        windows.append(window)
+        window = sample(padded[None, i * step : i * step + horizon], cond[None], None)[0]
+        parts.append(window if i == 0 else window[1:])
         cond = window[-1]
-    out = smooth_seams(torch.cat(windows), [i * horizon for i in range(1, n)], seam_frames)
+    out = smooth_seams(torch.cat(parts), [i * step + 1 for i in range(1, n)], seam_frames)
     return out[: audio.shape[0]]
 
 

@@ -6,10 +6,13 @@ Each decoder layer runs, per stream and with its own weights, self-attention + F
 cross-attention + FiLM (residual, pre-norm); the streams are summed and passed through a shared
 feed-forward + FiLM (the merge MLP of paper Eq. 13).
 
-Stream continuation (a deliberate choice; the release re-feeds the body stream its first
-embedding in every layer): the face and body embeddings enter the first layer; from the second
-layer on both streams read the merged features of the previous layer, so body information is
-refined layer by layer instead of being reset.
+Residual stream: ``h0 = e_face + e_body`` (the two input projections summed: one linear map of the
+whole pose); each layer adds each stream's update once, ``h + d_face(x_face) + d_body(x_body)``,
+then the merge's, so activations grow additively over depth (summing two ``x + delta`` streams
+would double ``h`` in every layer). Stream continuation (a deliberate choice; the release re-feeds
+the body stream its first embedding in every layer): in the first layer each stream reads its own
+embedding, from the second layer on both read ``h``, so body information is refined layer by
+layer instead of being reset.
 
 Audio: Linear -> 2 pre-norm transformer encoder layers -> tokens; two time tokens are appended for
 cross-attention; time (sinusoidal -> MLP -> Mish) plus an MLP of the mean-pooled audio tokens gives
@@ -138,13 +141,18 @@ class MotionBlock(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x: Tensor, audio_kv: KeysValues, time_tokens: Tensor, t: Tensor) -> Tensor:
-        x = x + self.film_self(self.drop(self.self_attn(self.norm_self(x))), t)
-        attended = self.cross_attn(self.norm_cross(x), time_tokens, prefix=audio_kv)
-        return x + self.film_cross(self.drop(attended), t)
+        """The stream's update of ``x`` (what its two residual sub-blocks add), not ``x`` plus it."""
+        d_self = self.film_self(self.drop(self.self_attn(self.norm_self(x))), t)
+        attended = self.cross_attn(self.norm_cross(x + d_self), time_tokens, prefix=audio_kv)
+        return d_self + self.film_cross(self.drop(attended), t)
 
 
 class DecoderLayer(nn.Module):
-    """Motion blocks (one per stream), summed, then the merge feed-forward + FiLM."""
+    """Motion blocks (one per stream) add their updates to the residual stream, then the merge feed-forward + FiLM.
+
+    ``h + d_face(x_face) + d_body(x_body)``, then ``+ FiLM(FF(norm(.)))``: every update is added
+    once, so the residual grows additively over depth as in a single-stream transformer.
+    """
 
     def __init__(self, cfg: SMGAConfig):
         super().__init__()
@@ -153,8 +161,9 @@ class DecoderLayer(nn.Module):
         self.merge = feed_forward(cfg.dim, cfg.ff_dim, cfg.dropout)
         self.film_merge = FiLM(cfg.dim)
 
-    def forward(self, xs: list[Tensor], audio_kv: list[KeysValues], time_tokens: Tensor, t: Tensor) -> Tensor:
-        h = sum(block(x, kv, time_tokens, t) for block, x, kv in zip(self.streams, xs, audio_kv, strict=True))
+    def forward(self, h: Tensor, xs: list[Tensor], audio_kv: list[KeysValues], time_tokens: Tensor, t: Tensor) -> Tensor:
+        """Residual stream ``h`` updated by each stream reading its input ``xs[i]``."""
+        h = h + sum(block(x, kv, time_tokens, t) for block, x, kv in zip(self.streams, xs, audio_kv, strict=True))
         return h + self.film_merge(self.merge(self.norm_merge(h)), t)
 
 
@@ -246,7 +255,8 @@ class SMGA(nn.Module):
         t_cond = self.to_time_cond(t_hidden) + cond.pooled
         time_tokens = self.norm_tokens(rearrange(self.to_time_tokens(t_hidden), "b (r d) -> b r d", r=2))
         xs = [proj(s) for proj, s in zip(self.input_proj, self.stream_inputs(x, ref), strict=True)]
+        h = sum(xs)
         for layer, audio_kv in zip(self.layers, cond.audio_kv, strict=True):
-            h = layer(xs, audio_kv, time_tokens, t_cond)
+            h = layer(h, xs, audio_kv, time_tokens, t_cond)
             xs = [h] * len(xs)
         return self.to_pose(h)

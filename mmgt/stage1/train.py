@@ -3,6 +3,7 @@
 Run folder::
 
     OUT/
+      run.json                  model format and configuration; a resume under another one is refused
       stage1.pt                 exported EMA model (config, weights, feature description)
       checkpoints/step-000500/  accelerate state (model, optimiser, EMA, RNG) for --resume
       losses.csv                step, total loss and every term
@@ -12,6 +13,7 @@ Run folder::
 from __future__ import annotations
 
 import csv
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +28,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from mmgt.errors import DataError
 from mmgt.features.audio import AudioFeatureConfig, AudioFeaturizer
-from mmgt.stage1.checkpoint import MODEL_FILE, save_model
+from mmgt.stage1.checkpoint import FORMAT, MODEL_FILE, save_model
 from mmgt.stage1.config import Stage1Config
 from mmgt.stage1.data import load_windows
 from mmgt.stage1.diffusion import GaussianDiffusion
@@ -69,6 +72,29 @@ def latest_checkpoint(out: Path) -> tuple[Path, int] | None:
     return (found[-1][1], found[-1][0]) if found else None
 
 
+RUN_FILE = "run.json"
+LENGTH_KEYS = ("steps", "log_every", "checkpoint_every", "threads")  # a resume may change these
+
+
+def run_identity(run: dict) -> dict:
+    """What a resume must match: the model format and the config, less the train keys in ``LENGTH_KEYS``."""
+    config = run.get("config", {})
+    train = {k: v for k, v in config.get("train", {}).items() if k not in LENGTH_KEYS}
+    return {"format": run.get("format"), "config": {**config, "train": train}}
+
+
+def claim_run_folder(out: Path, cfg: Stage1Config, resuming: bool) -> None:
+    """Record the model format and config in ``OUT/run.json``; refuse to resume another run's checkpoints."""
+    run = json.loads(json.dumps({"format": FORMAT, "config": cfg.to_dict()}))  # as read back from the file
+    path = out / RUN_FILE
+    if resuming and run_identity(json.loads(path.read_text()) if path.is_file() else {}) != run_identity(run):
+        raise DataError(out, "holds checkpoints of another run (model format or configuration, e.g. the seed, differ); "
+                             "train into another --out or delete the folder")
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(run, indent=2) + "\n")
+
+
 def ema_state_dict(model: SMGA, ema: EMAModel) -> dict:
     """The model's state dict with EMA parameters (buffers such as audio statistics included)."""
     params = list(model.parameters())
@@ -103,6 +129,7 @@ def train(cfg: Stage1Config, opts: RunOptions = RunOptions()) -> Path:
 
     start = 0
     resume_from = latest_checkpoint(out) if opts.resume else None
+    claim_run_folder(out, cfg, resuming=resume_from is not None)
     if resume_from is not None:
         accelerator.load_state(str(resume_from[0]))
         start = resume_from[1]
@@ -171,7 +198,7 @@ class LossLog:
             writer.writerow(row)
 
 
-def plot_losses(csv_path: Path, png_path: Path, title: str = "stage-1 training") -> None:
+def plot_losses(csv_path: Path, png_path: Path, title: str | None = None) -> None:
     """Total loss and its terms against the step (log scale)."""
     import matplotlib
 
@@ -185,7 +212,7 @@ def plot_losses(csv_path: Path, png_path: Path, title: str = "stage-1 training")
     fig, ax = plt.subplots(figsize=(7, 4))
     for col in df.columns.drop("step"):
         ax.plot(df["step"], df[col], label=col, lw=2.0 if col == "loss" else 0.8)
-    ax.set(xlabel="step", ylabel="loss", yscale="log", title=f"{title} ({csv_path.parent.name})")
+    ax.set(xlabel="step", ylabel="loss", yscale="log", title=title or f"stage-1 training ({csv_path.parent.name})")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     with atomic_path(png_path) as tmp:

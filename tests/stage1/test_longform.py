@@ -16,38 +16,55 @@ from mmgt.video_io import write_audio
 H = 80
 
 
-def drifting_sampler(calls: list):
-    """A window that starts one step after its reference pose and drifts with the audio value."""
+def continuing_sampler(calls: list):
+    """Like a trained model: frame 0 reproduces the reference pose, then frame j moves by 0.01 * audio[j]."""
 
     def sample(audio, ref, after_step):
-        calls.append((audio.clone(), ref.clone()))
-        steps = torch.arange(1, H + 1, dtype=torch.float32)[None, :, None]
-        return ref[:, None, :] + 0.01 * steps * audio[..., :1]
+        velocity = 0.01 * audio[..., :1].clone()
+        velocity[:, 0] = 0.0
+        window = ref[:, None, :] + velocity.cumsum(dim=1)
+        calls.append((audio.clone(), ref.clone(), window))
+        return window
 
     return sample
 
 
 @pytest.mark.parametrize("length", [1, 37, 80, 81, 200, 333])
-def test_chained_handles_any_length_and_conditions_on_frame_79(length):
+def test_chained_handles_any_length_and_conditions_on_the_last_frame(length):
     audio = torch.ones(length, 3)
     ref = torch.zeros(5)
     calls = []
-    out = chained(drifting_sampler(calls), audio, ref, H, seam_frames=4)
+    out = chained(continuing_sampler(calls), audio, ref, H, seam_frames=4)
     assert out.shape == (length, 5)
-    assert len(calls) == -(-length // H)
+    assert len(calls) == 1 + -(-max(length - H, 0) // (H - 1))  # windows overlap by one frame
     assert torch.equal(calls[0][1][0], ref)
-    for (_, prev_ref), (_, ref_i) in zip(calls, calls[1:]):
-        prev_window = prev_ref[0] + 0.01 * torch.arange(1, H + 1)[:, None] * 1.0
-        assert torch.allclose(ref_i[0], prev_window[H - 1])  # the previous window's last frame
-    # continuous: every step (seams included) equals the drift
+    for (_, _, prev_window), (_, ref_i, _) in zip(calls, calls[1:]):
+        assert torch.equal(ref_i[0], prev_window[0, H - 1])  # the previous window's last frame
+    # continuous: every step (seams included) equals the drift, none is held
     if length > 1:
         assert torch.allclose(out.diff(dim=0), torch.full((length - 1, 5), 0.01), atol=1e-5)
+
+
+@pytest.mark.parametrize("seam_frames", [0, 4])
+def test_chained_seams_hold_or_repeat_no_frame(seam_frames):
+    """Three windows; the sampler's frame 0 equals its reference (as trained), velocity from the audio."""
+    length = 200  # 80 + 79 + 41 frames
+    audio = torch.rand(length, 2, generator=torch.Generator().manual_seed(0)) + 0.5
+    ref = torch.randn(4)
+    calls = []
+    out = chained(continuing_sampler(calls), audio, ref, H, seam_frames)
+    assert len(calls) == 3 and out.shape == (length, 4)
+    steps = out.diff(dim=0)
+    assert (steps.abs() > 1e-4).all()  # no two identical consecutive frames, seams included
+    if seam_frames == 0:  # each window starts at its reference's audio frame: the one continuous motion
+        expected = ref + torch.cat([torch.zeros(1), 0.01 * audio[1:, 0]]).cumsum(0)[:, None]
+        assert torch.allclose(out, expected, atol=1e-5)
 
 
 def test_chained_pads_short_audio_with_its_last_frame():
     calls = []
     audio = torch.arange(30, dtype=torch.float32)[:, None].repeat(1, 2)
-    chained(drifting_sampler(calls), audio, torch.zeros(4), H, 4)
+    chained(continuing_sampler(calls), audio, torch.zeros(4), H, 4)
     seen = calls[0][0][0]
     assert seen.shape == (H, 2) and torch.equal(seen[:30], audio) and (seen[30:] == 29).all()
 
@@ -82,6 +99,14 @@ def test_overlapping_shares_halves_and_handles_any_length(length):
     x = seen["x"]
     assert torch.equal(x[1:, :40], x[:-1, 40:])  # after a step, each first half is the previous second half
     assert (seen["ref"] == 1).all() and seen["n"] == max(1, -(-max(length - H, 0) // 40) + 1)
+
+
+def test_overlapping_places_every_window_at_its_audio_frames():
+    """A sampler that outputs its audio (the global frame index): the joined sequence repeats or skips none."""
+    length = 130  # 3 windows
+    out = overlapping(lambda audio, ref, after_step: audio.expand(-1, -1, 4), torch.arange(length, dtype=torch.float32)[:, None],
+                      torch.zeros(4), H)
+    assert torch.allclose(out, torch.arange(length, dtype=torch.float32)[:, None].expand(-1, 4), atol=1e-5)
 
 
 @pytest.fixture(scope="module")

@@ -150,3 +150,43 @@ def test_paper_preset_sizes_and_forward(preset, dual):
     with torch.no_grad():
         out = model(torch.randn(1, 80, 402), torch.tensor([10]), torch.randn(1, 402), torch.randn(1, 80, 1059))
     assert out.shape == (1, 80, 402) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("preset", ["paper", "edge-paper"])
+def test_residual_stream_grows_additively_over_depth(preset):
+    """Random init, paper sizes: the hidden state's std after each layer stays near the first layer's.
+
+    Summing two ``x + delta`` streams doubled it per layer (x140 after 8 layers); adding each
+    stream's update once grows it like a single-stream pre-norm transformer (about x2 after 8).
+    """
+    model = make(load_config(preset).model)
+    stds: list[float] = []
+    hooks = [layer.register_forward_hook(lambda m, a, out: stds.append(float(out.std()))) for layer in model.layers]
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        model(torch.randn(1, 80, 402, generator=g), torch.tensor([500]), torch.randn(1, 402, generator=g),
+              torch.randn(1, 80, 1059, generator=g))
+    for h in hooks:
+        h.remove()
+    ratios = torch.tensor(stds) / stds[0]
+    assert len(stds) == 8 and ratios.max() < 3.0
+    assert (ratios[1:] / ratios[:-1]).max() < 1.5  # no layer multiplies the residual stream
+
+
+def test_dual_stream_layer_adds_each_stream_update_once():
+    """With every stream update and the merge zeroed, a layer is the identity on the residual stream."""
+    model = make()
+    layer = model.layers[1]
+    with torch.no_grad():
+        for film in [*(f for b in layer.streams for f in (b.film_self, b.film_cross)), layer.film_merge]:
+            linear = film.to_scale_shift[1]
+            linear.weight.zero_()
+            linear.bias.zero_()
+            linear.bias[: model.cfg.dim] = -1.0  # (scale + 1) * x + shift = 0
+    x, t, ref, audio = inputs()
+    captured = {}
+    hooks = [model.layers[i].register_forward_hook(lambda m, a, out, i=i: captured.__setitem__(i, out)) for i in (0, 1)]
+    model(x, t, ref, audio)
+    for h in hooks:
+        h.remove()
+    assert torch.allclose(captured[1], captured[0], atol=1e-6)

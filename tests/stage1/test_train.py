@@ -52,3 +52,34 @@ def test_resume_continues_from_the_latest_checkpoint(run):
 def test_missing_split_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="split root not found"):
         train(load_config("tiny"), RunOptions(data=str(tmp_path / "none"), out=str(tmp_path / "o"), progress=False))
+
+
+def test_resume_refuses_checkpoints_of_another_run(run, tmp_path):
+    import dataclasses
+    import shutil
+
+    opts = dataclasses.replace(run[1], out=str(shutil.copytree(run[1].out, tmp_path / "run")))
+    other_seed = load_config("tiny", ["train.steps=50", "train.seed=1"])
+    with pytest.raises(DataError, match="holds checkpoints of another run"):
+        train(other_seed, opts)
+    (Path(opts.out) / "run.json").unlink()  # a run written before run.json (older model format)
+    with pytest.raises(DataError, match="holds checkpoints of another run"):
+        train(load_config("tiny", ["train.steps=50"]), opts)
+
+
+def test_seed_option_sets_the_seed_and_the_run_folder(monkeypatch, tmp_path):
+    import sys
+
+    import mmgt.stage1.train as train_module
+    from mmgt.cli import main
+
+    seen = []
+    monkeypatch.setattr(train_module, "train", lambda cfg, opts: seen.append((cfg, opts)) or Path(opts.out) / "stage1.pt")
+    monkeypatch.chdir(tmp_path)
+    for args in (["--preset", "tiny-no-face-loss", "--seed", "2"], ["--preset", "edge-tiny"]):
+        monkeypatch.setattr(sys, "argv", ["mmgt", "train", "stage1", *args])
+        main()
+    (cfg2, opts2), (cfg0, opts0) = seen
+    assert cfg2.train.seed == 2 and Path(opts2.out) == Path("runs/stage1/tiny-no-face-loss-seed2")
+    assert cfg0.train.seed == 0 and Path(opts0.out) == Path("runs/stage1/edge-tiny")
+    assert cfg2 == load_config("tiny-no-face-loss", ["train.seed=2"])

@@ -1,0 +1,97 @@
+"""Trained tiny-preset checkpoints committed with the repository (``checkpoints/``), hash-pinned.
+
+``checkpoints/manifest.json`` lists every committed file: its sha256, size and the make target that
+retrains it. A method's default model is the committed one when present (so `make reproduce-table1`
+needs no training), else its ``runs/`` folder; a committed file whose hash differs is refused with one
+line. ``python -m mmgt.checkpoints add RUN_DIR --name NAME --make TARGET`` copies a trained run in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from mmgt.errors import DataError
+from mmgt.provenance import ROOT, git_info
+from mmgt.video_io import atomic_path
+from mmgt.weights import sha256_file
+
+CHECKPOINTS = ROOT / "checkpoints"
+MANIFEST = CHECKPOINTS / "manifest.json"
+
+
+def manifest() -> dict[str, dict]:
+    """``{relative path: {"sha256", "bytes", "make", "commit"}}`` (empty when nothing is committed)."""
+    return json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else {}
+
+
+def verify(path: Path) -> None:
+    """Refuse a committed file whose bytes differ from the manifest."""
+    entry = manifest().get(path.relative_to(CHECKPOINTS).as_posix())
+    if entry is None:
+        raise DataError(path, "is not listed in checkpoints/manifest.json")
+    if sha256_file(path) != entry["sha256"]:
+        raise DataError(path, f"sha256 differs from checkpoints/manifest.json (restore it with git, or retrain: make {entry['make']})")
+
+
+def committed(name: str) -> Path | None:
+    """The committed checkpoint folder ``checkpoints/<name>`` with every listed file verified, or None."""
+    folder = CHECKPOINTS / name
+    listed = [CHECKPOINTS / rel for rel in manifest() if rel.startswith(f"{name}/")]
+    if not listed:
+        return None
+    for path in listed:
+        if not path.is_file():
+            raise DataError(path, "listed in checkpoints/manifest.json but missing (restore it with git)")
+        verify(path)
+    return folder
+
+
+def default_checkpoint(name: str, runs_path: Path) -> Path:
+    """The committed ``checkpoints/<name>`` when present, else ``runs_path`` (where training writes)."""
+    return committed(name) or runs_path
+
+
+def add(source: Path, name: str, make: str, patterns: tuple[str, ...] = ("*",)) -> list[Path]:
+    """Copy the files of a trained run matching ``patterns`` to ``checkpoints/<name>/`` and list them."""
+    files = sorted({p for pattern in patterns for p in source.glob(pattern) if p.is_file()})
+    if not files:
+        raise DataError(source, f"no files matching {patterns}")
+    entries = manifest()
+    entries = {k: v for k, v in entries.items() if not k.startswith(f"{name}/")}
+    target = CHECKPOINTS / name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    commit = git_info()["commit"]
+    for f in files:
+        dest = target / f.name
+        shutil.copyfile(f, dest)
+        entries[dest.relative_to(CHECKPOINTS).as_posix()] = {"sha256": sha256_file(dest), "bytes": dest.stat().st_size,
+                                                            "make": make, "commit": commit}
+    with atomic_path(MANIFEST) as tmp:
+        tmp.write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
+    return [target / f.name for f in files]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Commit a trained run's files under checkpoints/ with their sha256.")
+    parser.add_argument("command", choices=["add", "verify"])
+    parser.add_argument("source", type=Path, nargs="?")
+    parser.add_argument("--name", help="checkpoints/<name>")
+    parser.add_argument("--make", help="make target that retrains it")
+    parser.add_argument("--pattern", action="append", default=None, help="files of the run to commit (glob)")
+    args = parser.parse_args(argv)
+    if args.command == "add":
+        for path in add(args.source, args.name, args.make, tuple(args.pattern or ["*"])):
+            print(path)
+    else:
+        for rel in manifest():
+            verify(CHECKPOINTS / rel)
+        print(f"{len(manifest())} committed checkpoint files verified")
+
+
+if __name__ == "__main__":
+    main()
