@@ -49,12 +49,13 @@ def stage2(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Train the stage-2 backbone (AnimateAnyone): ``vae`` (tiny), then ``image``, then ``video``."""
+    from mmgt.errors import MMGTError
     from mmgt.stage2.config import load_config
     from mmgt.stage2.train import RunOptions, train
     from mmgt.stage2.vae import train_vae
 
     if step not in ("vae", "image", "video"):
-        raise typer.BadParameter(f"must be vae, image or video, got {step!r}", param_hint="--step")
+        raise MMGTError(f"--step must be vae, image or video, got {step!r}")
     cfg = load_config(preset, overrides)
     run_dir = out or Path("runs/stage2") / cfg.name
     if step == "vae":
