@@ -2,4 +2,11 @@
 
 from mmgt.methods.registry import register
 
+ANIMATE_ANYONE = "baselines.animate_anyone:AnimateAnyone"
+COMPOSED = "mmgt.methods.compose:Composed"
+
 register("mm-diffusion", "baselines.mm_diffusion.method:MMDiffusion")
+# Table II (pose-driven): ground-truth poses of the test clip -> AnimateAnyone.
+register("animate-anyone", COMPOSED, pose_source="mmgt.methods.reference:GroundTruthPoses", video=ANIMATE_ANYONE)
+# Table I (audio-driven): EDGE's poses from speech -> AnimateAnyone.
+register("edge+animate-anyone", COMPOSED, pose_source="baselines.edge:EdgePoses", video=ANIMATE_ANYONE)

@@ -34,6 +34,44 @@ def stage1(
     print(f"model: {model}\nloss curve: {run_dir / 'loss.png'}")
 
 
+@app.command("stage2")
+def stage2(
+    step: str = typer.Option(..., help="vae (tiny preset's own VAE), image, or video (motion modules)."),
+    preset: str = typer.Option("tiny", help="Preset name (tiny, paper) or a YAML path."),
+    data: Path = typer.Option(Path("data/synth"), help="Split root (trains on its 'train' clips)."),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/stage2/<preset name>)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a preset field, e.g. --set train.image.steps=10."),
+    vae: Optional[Path] = typer.Option(None, help="Trained VAE folder (default RUN/vae when the preset has no pretrained VAE)."),
+    init: Optional[Path] = typer.Option(None, help="Video step: the image-step model (default RUN/image/model)."),
+    weights_dir: Optional[Path] = typer.Option(None, help="Pretrained weights cache (paper preset)."),
+    steps: Optional[int] = typer.Option(None, help="Train this many steps instead of the preset's."),
+    resume: bool = typer.Option(True, help="Continue from the newest checkpoint in the run folder."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Train the stage-2 backbone (AnimateAnyone): ``vae`` (tiny), then ``image``, then ``video``."""
+    from mmgt.errors import MMGTError
+    from mmgt.stage2.config import load_config
+    from mmgt.stage2.train import RunOptions, train
+    from mmgt.stage2.vae import train_vae
+
+    if step not in ("vae", "image", "video"):
+        raise MMGTError(f"--step must be vae, image or video, got {step!r}")
+    cfg = load_config(preset, overrides)
+    run_dir = out or Path("runs/stage2") / cfg.name
+    if step == "vae":
+        if steps is not None:
+            cfg = load_config(preset, [*overrides, f"train.vae.steps={steps}"])
+        metrics = train_vae(cfg, data, run_dir / "vae", progress)
+        print(f"vae: {run_dir / 'vae'}  reconstruction PSNR test {metrics['psnr_test']:.2f} dB")
+        return
+    if vae is None and cfg.pretrained.vae is None:
+        vae = run_dir / "vae"
+    opts = RunOptions(data=str(data), out=str(run_dir), vae=str(vae) if vae else None, init=str(init) if init else None,
+                      weights_dir=str(weights_dir) if weights_dir else None, steps=steps, resume=resume, progress=progress)
+    model = train(cfg, opts, step)
+    print(f"model: {model}\nloss curve: {model.parent / 'loss.png'}")
+
+
 @app.command("mm-diffusion")
 def mm_diffusion(
     preset: str = typer.Option("tiny", help="Preset name (tiny, paper) or a YAML path."),

@@ -85,7 +85,7 @@ class Stage1Config:
 
 
 def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
-    """Build a (nested) frozen dataclass from a dict, rejecting unknown keys."""
+    """Build a (nested) frozen dataclass from a dict (lists become tuples), rejecting unknown keys."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
@@ -96,6 +96,8 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
             kwargs[key] = from_dict(hint, value or {}, f"{where}.{key}")
+        elif typing.get_origin(hint) is tuple and isinstance(value, (list, tuple)):
+            kwargs[key] = tuple(value)  # YAML lists; frozen configs stay hashable
         elif hint in (int, float) and not isinstance(value, bool) and isinstance(value, (int, float)):
             kwargs[key] = hint(value)
         elif isinstance(hint, types.UnionType) or value is None or isinstance(value, hint):
