@@ -17,6 +17,7 @@ import numpy as np
 
 from mmgt.errors import MMGTError
 from mmgt.methods.base import Conditions, MethodConfig, VideoGenerator
+from mmgt.checkpoints import default_checkpoint
 from mmgt.stage2.checkpoint import META
 from mmgt.stage2.pipeline import Stage2Pipeline
 from mmgt.weights import sha256_file
@@ -26,7 +27,8 @@ PRESETS = ("tiny", "paper")
 
 
 class AnimateAnyone(VideoGenerator):
-    """``config.checkpoint``: a stage-2 model folder (default ``runs/stage2/<preset>/video/model``,
+    """``config.checkpoint``: a stage-2 model folder (default: the committed ``checkpoints/stage2/<preset>``,
+    else ``runs/stage2/<preset>/video/model``,
     where ``mmgt train stage2 --step video`` writes it)."""
 
     name = "animate-anyone"
@@ -36,7 +38,8 @@ class AnimateAnyone(VideoGenerator):
         super().__init__(config)
         if config.preset not in PRESETS:
             raise MMGTError(f"{self.name}: preset must be one of {PRESETS}, got {config.preset!r}")
-        self.checkpoint = Path(config.checkpoint) if config.checkpoint else RUNS / config.preset / "video" / "model"
+        self.checkpoint = (Path(config.checkpoint) if config.checkpoint
+                           else default_checkpoint(f"stage2/{config.preset}", RUNS / config.preset / "video" / "model"))
 
     @cached_property
     def pipeline(self) -> Stage2Pipeline:
