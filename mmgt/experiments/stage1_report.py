@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
+from eval.gesture_cache import encoder_for_split
 from eval.harness import EvalConfig
 from eval.protocol import Protocol
 from eval.run import evaluate
@@ -73,11 +74,11 @@ def keypoint_measures(pred: Path, clips: list[Clip]) -> dict:
     return {"lip_audio_corr": float(np.mean(corr)), "mouth_motion_px": float(np.mean(motion))}
 
 
-def score(method: Method, data: Path, clips: list[Clip], out: Path) -> dict:
+def score(method: Method, data: Path, clips: list[Clip], out: Path, encoder: Path) -> dict:
     """Run ``method`` into ``out`` and measure it: keypoint measures + FGD/Div through the harness."""
     pred = run_method(method, clips, out, replace=True, progress=False)
     results, _, _ = evaluate(EvalConfig(pred=pred, gt=data, metrics=("fgd", "div"), cache_dir=out.parent / "cache",
-                                        progress=False))
+                                        gesture_encoder=encoder, progress=False))
     gesture = results["metrics"]["gesture"]
     return keypoint_measures(pred, clips) | {
         "fgd": gesture["fgd"]["value"], "div": gesture["div"]["value"],
@@ -152,16 +153,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=3, help="training seeds per trained row")
     args = parser.parse_args(argv)
     clips = Split(args.data).clips("test")
-    rows = [summarise("GT", [score(PoseRow(GroundTruthPoses(), "gt"), args.data, clips, args.work / "gt")], {})]
+    encoder = encoder_for_split(args.data)  # the committed space for the embedded split, else trained once and cached
+    rows = [summarise("GT", [score(PoseRow(GroundTruthPoses(), "gt"), args.data, clips, args.work / "gt", encoder)], {})]
     for name, preset in TRAINED.items():
         per_seed, info = [], {}
         for seed in range(args.seeds):
             path = model_dir(args.runs, preset, seed) / MODEL_FILE
             info = model_info(path)
             source = Stage1Poses(MethodConfig(checkpoint=path))
-            per_seed.append(score(PoseRow(source, name), args.data, clips, args.work / f"{preset}-seed{seed}"))
+            per_seed.append(score(PoseRow(source, name), args.data, clips, args.work / f"{preset}-seed{seed}", encoder))
         rows.append(summarise(name, per_seed, info))
-    rows.append(summarise("still pose", [score(PoseRow(StillPoses(), "still"), args.data, clips, args.work / "still")], {}))
+    rows.append(summarise("still pose", [score(PoseRow(StillPoses(), "still"), args.data, clips, args.work / "still", encoder)], {}))
     untrained = any(r["untrained"] for r in rows)
     meta = {"data": str(args.data), "test_clips": len(clips), "seeds": args.seeds, "code": git_info(),
             "protocol": Protocol().version, "gesture_encoder": rows[0]["gesture_encoder"],
