@@ -77,7 +77,7 @@ def keypoint_measures(pred: Path, clips: list[Clip]) -> dict:
 def score(method: Method, data: Path, clips: list[Clip], out: Path, encoder: Path) -> dict:
     """Run ``method`` into ``out`` and measure it: keypoint measures + FGD/Div through the harness."""
     pred = run_method(method, clips, out, replace=True, progress=False)
-    results, _, _ = evaluate(EvalConfig(pred=pred, gt=data, metrics=("fgd", "div"), cache_dir=out.parent / "cache",
+    results, _, _ = evaluate(EvalConfig(pred=pred, gt=data, metrics=("fgd",), cache_dir=out.parent / "cache",
                                         gesture_encoder=encoder, progress=False))
     gesture = results["metrics"]["gesture"]
     return keypoint_measures(pred, clips) | {

@@ -20,8 +20,9 @@ from eval.results import UNTRAINED_MARK, load_results
 from eval.table import ADDED_NOTE, TABLE_COLUMNS, column_headers, format_value
 from mmgt.data.layout import Split
 from mmgt.methods import Method, MethodConfig, build_method, run_method
+from mmgt.provenance import ROOT
 
-PAPER_TABLES = Path(__file__).resolve().parent.parent / "results" / "paper" / "paper_tables.csv"
+PAPER_TABLES = ROOT / "results" / "paper" / "paper_tables.csv"
 TABLES = {
     "table1": ("I", "Table I: audio-driven generation (audio + reference image in)"),
     "table2": ("II", "Table II: pose-driven generation (GT keypoints in)"),
