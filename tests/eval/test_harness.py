@@ -133,7 +133,7 @@ def fid_shards(tiny_split, method_outputs, tmp_path_factory):
     shards = []
     for i in range(2):
         res, states, _ = evaluate(replace(cfg, shard=(i, 2)))
-        shards.append(write_partial(cfg, states, res, tmp / f"shard{i}"))
+        shards.append(write_partial(replace(cfg, shard=(i, 2)), states, res, tmp / "shards"))
     return whole, shards
 
 
@@ -199,5 +199,5 @@ def test_merge_refuses_shards_of_other_provenance(fid_shards, tmp_path, what):
             meta["package"]["git"]["commit"] = "f" * 40
 
     _edit_meta(shards[1], edit)
-    with pytest.raises(DataError, match="shard1"):
+    with pytest.raises(DataError, match="shard-1-of-2"):
         merge_shards(shards, tmp_path / "merged")

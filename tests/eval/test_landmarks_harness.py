@@ -103,6 +103,6 @@ def test_landmarks_are_cached_per_video_and_reused(runs, tiny_split, method_outp
     results, states, _ = evaluate(cfg, ev)
     assert landmarks(results) == {
         k: v for k, v in landmarks(runs["still"]).items() if k in ("mouth_lmd", "pose_err", "pck")}
-    rows = per_clip_rows(states)
+    rows = per_clip_rows(states, results)
     assert {(r["metric"], r["clip_id"]) for r in rows} == {
         (m, c) for m in ("mouth_lmd", "pose_err", "pck") for c in runs["still"]["clips"]["evaluated"]}

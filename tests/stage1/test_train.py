@@ -78,7 +78,9 @@ def test_seed_option_sets_the_seed_and_the_run_folder(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     for args in (["--preset", "tiny-no-face-loss", "--seed", "2"], ["--preset", "edge-tiny"]):
         monkeypatch.setattr(sys, "argv", ["mmgt", "train", "stage1", *args])
-        main()
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        assert exit_.value.code == 0
     (cfg2, opts2), (cfg0, opts0) = seen
     assert cfg2.train.seed == 2 and Path(opts2.out) == Path("runs/stage1/tiny-no-face-loss-seed2")
     assert cfg0.train.seed == 0 and Path(opts0.out) == Path("runs/stage1/edge-tiny")
