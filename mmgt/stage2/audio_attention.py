@@ -30,15 +30,19 @@ replicated) is flattened and projected by an MLP to ``tokens`` tokens of the UNe
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
+import yaml
 import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention
 from diffusers.models.transformers.transformer_2d import Transformer2DModel
 from torch import Tensor, nn
 
+from mmgt.errors import DataError
 from mmgt.masks import MaskConfig, motion_masks, stage2_masks
+from mmgt.stage1.config import apply_override, from_dict
 
 BRANCHES = ("full", "face", "lip")
 PLACEMENTS = ("down", "all")
@@ -70,6 +74,23 @@ class AudioAttentionConfig:
             raise ValueError(f"branch_weights needs {len(BRANCHES)} values {BRANCHES}, got {self.branch_weights}")
         if self.window < 1 or self.window % 2 == 0:
             raise ValueError(f"window must be a positive odd number of frames, got {self.window}")
+
+
+def load_audio_config(preset: str, overrides: list[str] | tuple[str, ...] = ()) -> AudioAttentionConfig:
+    """``mmgt/presets/mmhaa_<preset>.yaml`` (or a YAML path) with ``field=value`` overrides (e.g. ``masks=still``)."""
+    from mmgt.stage2.config import PRESET_DIR
+
+    path = Path(preset) if Path(preset).suffix in (".yaml", ".yml") else PRESET_DIR / f"mmhaa_{preset}.yaml"
+    if not path.is_file():
+        raise DataError(path, "no such MM-HAA preset; available: " + ", ".join(
+            sorted(p.stem.removeprefix("mmhaa_") for p in PRESET_DIR.glob("mmhaa_*.yaml"))))
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+        for override in overrides:
+            apply_override(data, override)
+        return from_dict(AudioAttentionConfig, data)
+    except (ValueError, TypeError, yaml.YAMLError) as exc:
+        raise DataError(path, str(exc)) from None
 
 
 # ----- audio tokens --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from mmgt.masks import motion_masks
 from mmgt.stage2.audio_attention import (BRANCHES, AudioAttentionConfig, MMHAABlock, audio_attention_paths,
                                          branch_masks, frame_windows)
 from mmgt.stage2.mmgt_model import MMGTModel, load_mmgt, save_mmgt
+from mmgt.stage2.checkpoint import load_model
 from mmgt.stage2.model import make_scheduler
 
 from .conftest import build
@@ -209,3 +210,20 @@ def test_saved_model_round_trips(small_cfg, tmp_path):
     assert loaded.audio_cfg == TINY_AUDIO and meta["step"] == 3
     for k, v in model.audio.state_dict().items():
         torch.testing.assert_close(loaded.audio.state_dict()[k], v)
+
+
+# ----- training ----------------------------------------------------------------------------------
+def test_video_step_trains_motion_and_audio_modules_from_the_image_model(small_cfg, trained, tiny_split, tmp_path):
+    from mmgt.stage2.mmgt_train import train_mmgt
+    from mmgt.stage2.train import RunOptions
+
+    opts = RunOptions(data=str(tiny_split), out=str(tmp_path), init=str(trained["image"]), steps=2, progress=False)
+    cfg = replace(small_cfg, train=replace(small_cfg.train, video=replace(small_cfg.train.video, frames=4, lr=1e-2)))
+    folder = train_mmgt(cfg, replace(TINY_AUDIO, masks="still"), opts)
+    model, _, meta = load_mmgt(folder)
+    assert meta["stage"] == "video" and meta["step"] == 2 and model.video and meta["audio"] == "baseline"
+    adapters = [conv.weight for b in model.audio.blocks.values() for conv in b.adapters]
+    assert any(w.abs().max() > 0 for w in adapters)  # the zero-init adapters moved
+    image, _, _ = load_model(trained["image"])
+    for name, p in image.pose_guider.state_dict().items():  # only motion and audio modules train
+        torch.testing.assert_close(model.pose_guider.state_dict()[name], p)
