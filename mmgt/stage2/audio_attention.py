@@ -18,6 +18,8 @@ Table III switches (:class:`AudioAttentionConfig`), each changing only what it n
 
 - ``masks: motion`` per-frame masks; ``still`` one mask per clip (the union over frames, made by
   :func:`branch_masks`); ``none`` no mask multiplication (masks are ignored by the block);
+  ``reference`` (Hallo-adapted, not a Table III row) one static mask per clip from the reference
+  frame's keypoint boxes (at inference :mod:`baselines.hallo` may use YOLO part boxes instead);
 - ``audio: false`` replaces each audio cross-attention by a self-attention over ``u`` (same adapters,
   masks and weights; the audio never reaches the block).
 
@@ -41,12 +43,12 @@ from diffusers.models.transformers.transformer_2d import Transformer2DModel
 from torch import Tensor, nn
 
 from mmgt.errors import DataError
-from mmgt.masks import MaskConfig, motion_masks, stage2_masks
+from mmgt.masks import MaskConfig, MotionMasks, motion_masks, stage2_masks
 from mmgt.stage1.config import apply_override, from_dict
 
 BRANCHES = ("full", "face", "lip")
 PLACEMENTS = ("down", "all")
-MASK_MODES = ("motion", "still", "none")
+MASK_MODES = ("motion", "still", "reference", "none")
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class AudioAttentionConfig:
     tokens: int = 32
     hidden: int = 512
     placement: str = "down"  # down: down blocks only (the release); all: down, mid, up (Hallo)
-    masks: str = "motion"  # motion | still | none (Table III)
+    masks: str = "motion"  # motion | still | none (Table III) | reference (Hallo-adapted)
     audio: bool = True  # False: "w/o audio", the cross-attentions become self-attentions (Table III)
     branch_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # (full, face, lip)
     audio_drop_prob: float = 0.05  # training: a sample's audio tokens zeroed
@@ -123,13 +125,19 @@ def branch_masks(keypoints: np.ndarray, size: tuple[int, int], mode: str = "moti
     """``(T, 3, h, w)`` float32 soft masks (full = M_bg, face = M_fh, lip = M_lip) at ``config.work_size``.
 
     ``mode`` ``still`` takes the union over the clip's frames first; ``motion`` and ``none`` give the
-    per-frame masks (``none`` is applied by the block, which then ignores them).
+    per-frame masks (``none`` is applied by the block, which then ignores them); ``reference`` repeats
+    the first frame's masks (pass the reference frame first).
     """
     if mode not in MASK_MODES:
         raise ValueError(f"mask mode must be one of {MASK_MODES}, got {mode!r}")
+    if mode == "reference":
+        return np.repeat(branch_masks(keypoints[:1], size, "motion", config), len(keypoints), axis=0)
     masks = motion_masks(keypoints, size, config)
-    if mode == "still":
-        masks = masks.still()
+    return soft_branch_masks(masks.still() if mode == "still" else masks, config)
+
+
+def soft_branch_masks(masks: MotionMasks, config: MaskConfig = MaskConfig()) -> np.ndarray:
+    """``(T, 3, h, w)`` blurred, normalised (M_bg, M_fh, M_lip) of binary region masks, at ``config.work_size``."""
     soft = stage2_masks(masks, replace(config, levels=(config.work_size,)))
     return np.stack([soft.background[0], soft.face_hands[0], soft.lips[0]], axis=1)
 

@@ -80,7 +80,10 @@ class MMGTRecipe(Recipe):
         for _ in range(step_cfg.batch_size):
             c, ref, span = draw(data.encoded, rng, step_cfg.frames, cfg.train.min_ref_distance)
             kp, size = data.encoded.keypoints[c], data.encoded.sizes[c]
-            masks = torch.from_numpy(branch_masks(kp, size, self.audio.masks)[span])  # still: the whole clip's union
+            if self.audio.masks == "reference":  # Hallo-adapted: the reference frame's boxes for every frame
+                masks = torch.from_numpy(branch_masks(kp[[ref] + span], size, "reference")[1:])
+            else:  # still: the union over the whole clip
+                masks = torch.from_numpy(branch_masks(kp, size, self.audio.masks)[span])
             windows = frame_windows(data.features[c], self.audio.window)[span]
             items.append((*batch_item(data.encoded, c, ref, span, cfg.resolution), windows, masks))
         return AudioBatch(*(torch.stack(column) for column in zip(*items)))

@@ -1,0 +1,105 @@
+"""MMGT and Hallo-adapted stage 2 as video generators: masks from the poses, static Hallo masks, YOLO loading."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from baselines.hallo import HalloVideo, _grouped, load_yolo, static_masks
+from mmgt.errors import DataError, MMGTError
+from mmgt.methods.base import Conditions, MethodConfig
+from mmgt.methods.mmgt_video import MMGTNoAudio, MMGTVideo
+from mmgt.methods.registry import entry, method_names
+from mmgt.stage2.audio_attention import branch_masks, load_audio_config
+from mmgt.stage2.mmgt_model import MMGTModel, save_mmgt
+from mmgt.stage2.model import make_scheduler
+
+from .conftest import build
+from .test_mm_haa import TINY_AUDIO, moving_pose
+
+
+def conditions(n: int = 4, size: int = 64) -> Conditions:
+    kp = moving_pose(n)
+    return Conditions(clip_id="c", audio=np.random.default_rng(0).normal(size=16000 * n // 25).astype(np.float32) * 0.1,
+                      sample_rate=16000, ref_image=np.full((size, size, 3), 128, np.uint8), ref_pose=kp[0], n_frames=n, fps=25.0)
+
+
+@pytest.fixture(scope="module")
+def folders(small_cfg, tmp_path_factory):
+    out = tmp_path_factory.mktemp("mmgt_methods")
+    scheduler = make_scheduler(small_cfg.scheduler)
+    return {name: save_mmgt(out / name, MMGTModel.from_backbone(build(small_cfg), cfg), scheduler, 0)
+            for name, cfg in (("mmgt", TINY_AUDIO), ("hallo", replace(TINY_AUDIO, placement="all", masks="reference")))}
+
+
+def test_mmgt_renders_one_frame_per_pose_with_masks_from_the_poses(folders, monkeypatch):
+    cond = conditions()
+    video = MMGTVideo(MethodConfig(checkpoint=folders["mmgt"]))
+    seen = {}
+    original = video.masks
+
+    def masks(c, poses):
+        seen["masks"] = original(c, poses)
+        return seen["masks"]
+
+    monkeypatch.setattr(video, "masks", masks)
+    frames = video.render(cond, moving_pose(4))
+    assert frames.shape == (4, 64, 64, 3) and frames.dtype == np.uint8
+    np.testing.assert_array_equal(seen["masks"], branch_masks(moving_pose(4), cond.size, "motion"))
+    assert video.provenance()["checkpoint_sha256"]
+
+
+def test_a_variant_refuses_a_checkpoint_trained_with_other_switches(folders):
+    with pytest.raises(MMGTError, match="audio=false"):
+        MMGTNoAudio(MethodConfig(checkpoint=folders["mmgt"])).pipeline
+
+
+def test_hallo_uses_static_keypoint_masks_of_the_reference_frame_without_yolo(folders, tmp_path):
+    cond = conditions()
+    hallo = HalloVideo(MethodConfig(checkpoint=folders["hallo"]), yolo_weights=tmp_path / "absent.pt")
+    assert hallo.mask_source == "keypoints" and hallo.provenance()["mask_source"] == "keypoints"
+    masks = hallo.masks(cond, moving_pose(4))
+    assert np.allclose(masks, masks[:1])  # static
+    np.testing.assert_array_equal(masks, branch_masks(moving_pose(4), cond.size, "reference"))
+    assert hallo.render(cond, moving_pose(4)).shape == (4, 64, 64, 3)
+
+
+def test_hallo_masks_take_yolo_face_and_hand_boxes_when_detected():
+    cond = conditions()
+    detections = {"face": np.array([[0, 0, 15, 15]], float), "hand": np.array([[40, 40, 63, 63]], float)}
+    masks = static_masks(cond.ref_pose, cond.size, 3, detections)
+    face = masks[0, 1]
+    assert face[4, 4] > 0.5 and face[55, 55] > 0.5 and face[4, 55] < 0.1  # inside the detected boxes only
+    np.testing.assert_allclose(masks[0, 0], 1 - face, atol=1e-6)
+    keypoint = static_masks(cond.ref_pose, cond.size, 3)
+    np.testing.assert_array_equal(masks[:, 2], keypoint[:, 2])  # lips from the keypoints either way
+
+
+def test_yolo_detections_group_by_class_name_and_a_missing_package_is_one_error(tmp_path):
+    boxes = np.array([[0, 0, 5, 5], [1, 1, 2, 2], [3, 3, 9, 9]], float)
+    grouped = _grouped(boxes, np.array([0, 1, 2]), {0: "Face", 1: "hand", 2: "chair"})
+    assert set(grouped) == {"face", "hand"} and grouped["hand"].shape == (1, 4)
+    import importlib.util
+
+    if importlib.util.find_spec("ultralytics") or importlib.util.find_spec("yolov5"):
+        pytest.skip("a YOLO package is installed")
+    with pytest.raises(MMGTError, match="ultralytics"):
+        load_yolo(tmp_path / "w.pt")
+
+
+def test_rows_are_registered():
+    assert entry("mmgt").kwargs["video"] == "mmgt.methods.mmgt_video:MMGTVideo"
+    assert entry("mmgt").kwargs["pose_source"] == "mmgt.methods.stage1_poses:Stage1Poses"
+    assert entry("edge+hallo").kwargs == {"pose_source": "baselines.edge:EdgePoses", "video": "baselines.hallo:HalloVideo"}
+    assert {"mmgt-still-mask", "mmgt-no-mask", "mmgt-no-audio"} <= set(method_names())
+
+
+def test_presets_load_and_overrides_apply():
+    tiny, paper = load_audio_config("tiny"), load_audio_config("paper")
+    assert (tiny.feature_kind, tiny.feature_dim, tiny.tokens) == ("baseline", 35, 32)
+    assert (paper.feature_kind, paper.feature_layers, paper.feature_dim, paper.hidden) == ("wav2vec2", 12, 768, 512)
+    assert load_audio_config("tiny", HalloVideo.settings).placement == "all"
+    with pytest.raises(DataError, match="masks"):
+        load_audio_config("tiny", ["masks=sometimes"])
