@@ -103,3 +103,18 @@ def test_presets_load_and_overrides_apply():
     assert load_audio_config("tiny", HalloVideo.settings).placement == "all"
     with pytest.raises(DataError, match="masks"):
         load_audio_config("tiny", ["masks=sometimes"])
+
+
+def test_cli_trains_a_variant_that_its_row_loads(trained, tiny_split, tmp_path):
+    from typer.testing import CliRunner
+
+    from mmgt.cli.train import app
+    from tests.stage2.conftest import SMALL
+
+    sets = [a for s in (*SMALL, "train.video.frames=4") for a in ("--set", s)]
+    out = tmp_path / "hallo"
+    result = CliRunner().invoke(app, ["stage2-audio", "--variant", "hallo", "--data", str(tiny_split), "--init",
+                                      str(trained["image"]), "--out", str(out), "--steps", "1", "--no-progress", *sets])
+    assert result.exit_code == 0, result.output
+    hallo = HalloVideo(MethodConfig(checkpoint=out / "video" / "model"))
+    assert hallo.pipeline.model.audio_cfg.placement == "all" and hallo.pipeline.model.video
