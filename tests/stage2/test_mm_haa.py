@@ -227,3 +227,13 @@ def test_video_step_trains_motion_and_audio_modules_from_the_image_model(small_c
     image, _, _ = load_model(trained["image"])
     for name, p in image.pose_guider.state_dict().items():  # only motion and audio modules train
         torch.testing.assert_close(model.pose_guider.state_dict()[name], p)
+
+
+def test_paper_audio_projection_maps_5_x_12_wav2vec2_layers_to_32_tokens():
+    from mmgt.stage2.audio_attention import AudioProjection, load_audio_config
+
+    cfg = load_audio_config("paper")
+    proj = AudioProjection(cfg, 768)
+    assert proj.mlp[0].in_features == 46080 and proj.mlp[-1].out_features == 32 * 768
+    windows = frame_windows(torch.randn(3, 12, 768), cfg.window)
+    assert proj(windows).shape == (3, 32, 768)

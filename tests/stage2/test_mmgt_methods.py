@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -118,3 +119,22 @@ def test_cli_trains_a_variant_that_its_row_loads(trained, tiny_split, tmp_path):
     assert result.exit_code == 0, result.output
     hallo = HalloVideo(MethodConfig(checkpoint=out / "video" / "model"))
     assert hallo.pipeline.model.audio_cfg.placement == "all" and hallo.pipeline.model.video
+
+
+@pytest.mark.parametrize("row", ["mmgt", "edge+hallo"])
+def test_two_stage_rows_write_a_video_per_clip_from_the_pose_sources_poses(row, folders, tiny_split, tmp_path, monkeypatch):
+    from mmgt.data.layout import VIDEO, Split
+    from mmgt.methods import build_method, run_method
+    from mmgt.video_io import probe
+
+    monkeypatch.chdir(tmp_path)  # the audio feature cache
+    folder = folders["mmgt" if row == "mmgt" else "hallo"]
+    method = build_method(row, MethodConfig(checkpoint=folder, pose_checkpoint=tmp_path / "unused"))
+    assert method.driven_by == "audio" and isinstance(method.video, MMGTVideo)
+    clip = Split(tiny_split).clips("test")[0]
+    monkeypatch.setattr(method.pose_source, "poses", lambda cond: clip.keypoints())  # stand-in for a trained stage 1
+    out = run_method(method, [clip], tmp_path / "out", progress=False)
+    info = probe(out / clip.clip_id / VIDEO)
+    assert (info.width, info.height, info.n_frames) == (clip.record.width, clip.record.height, clip.record.n_frames)
+    if row == "edge+hallo":
+        assert json.loads((out / "method.json").read_text())["provenance"]["video"]["mask_source"] == "keypoints"
