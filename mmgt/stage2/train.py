@@ -161,6 +161,7 @@ def train(cfg: Stage2Config, opts: RunOptions = RunOptions(), step: str = "image
     bar = tqdm(range(start, total), initial=start, total=total, desc=f"stage2 {cfg.name} {step}",
                disable=not opts.progress or not accelerator.is_main_process)
     model.train()
+    recent: list[float] = []
     for i in bar:
         batch = recipe.batch(data, rng, cfg, step_cfg)
         loss = diffusion_loss(model, scheduler, batch.to(accelerator.device), cfg.train, generator)
@@ -169,9 +170,11 @@ def train(cfg: Stage2Config, opts: RunOptions = RunOptions(), step: str = "image
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         done = i + 1
-        value = float(accelerator.reduce(loss.detach(), reduction="mean"))
-        if log is not None and (done % cfg.train.log_every == 0 or done == total):
-            log.append(done, value, {})
+        recent.append(float(accelerator.reduce(loss.detach(), reduction="mean")))
+        if done % cfg.train.log_every == 0 or done == total:
+            value, recent = sum(recent) / len(recent), []  # mean since the last row: one batch is too noisy
+            if log is not None:
+                log.append(done, value, {})
             bar.set_postfix(loss=f"{value:.4f}")
         if done % step_cfg.checkpoint_every == 0 or done == total:
             save_checkpoint(accelerator, out, done)
