@@ -82,12 +82,13 @@ class MMGTModel(Stage2Model):
             self.audio.bank.clear()
 
 
-def save_mmgt(folder: str | Path, model: MMGTModel, scheduler: DDIMScheduler, step: int, extra: dict | None = None) -> Path:
-    """The backbone folder plus ``audio/``."""
-    folder = save_model(folder, model, scheduler, step, extra)
+def save_mmgt(folder: str | Path, model: MMGTModel, scheduler: DDIMScheduler, step: int, extra: dict | None = None,
+              dtype: torch.dtype | None = None) -> Path:
+    """The backbone folder plus ``audio/`` (optionally cast to ``dtype``, e.g. fp16 for committed checkpoints)."""
+    folder = save_model(folder, model, scheduler, step, extra, dtype)
     (folder / AUDIO_DIR).mkdir(exist_ok=True)
     (folder / AUDIO_DIR / "config.json").write_text(json.dumps(asdict(model.audio_cfg), indent=2) + "\n")
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.audio.state_dict().items()},
+    save_file({k: v.detach().to("cpu", dtype or v.dtype).contiguous() for k, v in model.audio.state_dict().items()},
               folder / AUDIO_DIR / "model.safetensors")
     return folder
 

@@ -13,7 +13,8 @@ from mmgt.masks import motion_masks
 from mmgt.stage2.audio_attention import (BRANCHES, AudioAttentionConfig, MMHAABlock, audio_attention_paths,
                                          branch_masks, frame_windows)
 from mmgt.stage2.mmgt_model import MMGTModel, load_mmgt, save_mmgt
-from mmgt.stage2.checkpoint import load_model
+from mmgt.errors import DataError
+from mmgt.stage2.checkpoint import load_model, save_model
 from mmgt.stage2.model import make_scheduler
 
 from .conftest import build
@@ -210,6 +211,12 @@ def test_saved_model_round_trips(small_cfg, tmp_path):
     assert loaded.audio_cfg == TINY_AUDIO and meta["step"] == 3
     for k, v in model.audio.state_dict().items():
         torch.testing.assert_close(loaded.audio.state_dict()[k], v)
+    half, _, _ = load_mmgt(save_mmgt(tmp_path / "h", model, make_scheduler(small_cfg.scheduler), 3, dtype=torch.float16))
+    for k, v in model.audio.state_dict().items():  # fp16 on disk, float32 in memory
+        assert half.audio.state_dict()[k].dtype == torch.float32
+        torch.testing.assert_close(half.audio.state_dict()[k], v.half().float())
+    with pytest.raises(DataError, match="audio"):
+        load_mmgt(save_model(tmp_path / "backbone", build(small_cfg), make_scheduler(small_cfg.scheduler), 0))
 
 
 # ----- training ----------------------------------------------------------------------------------
