@@ -244,3 +244,23 @@ def test_paper_audio_projection_maps_5_x_12_wav2vec2_layers_to_32_tokens():
     assert proj.mlp[0].in_features == 46080 and proj.mlp[-1].out_features == 32 * 768
     windows = frame_windows(torch.randn(3, 12, 768), cfg.window)
     assert proj(windows).shape == (3, 32, 768)
+
+
+def test_audio_dropout_zeroes_the_tokens_in_training_only(small_cfg):
+    x = inputs(small_cfg, frames=3)
+    keep = torch.tensor([True, True])
+    a, b = torch.randn(2, 3, 5, 1, 35), torch.randn(2, 3, 5, 1, 35)
+    masks = torch.ones(2, 3, 3, 16, 16)
+    outputs = {}
+    for p in (0.0, 1.0):
+        model = MMGTModel.from_backbone(build(small_cfg), replace(TINY_AUDIO, audio_drop_prob=p))
+        for block in model.audio.blocks.values():
+            randomise(block)
+        with torch.no_grad():
+            model.train()
+            outputs[p] = [model(**x, keep=keep, audio_windows=w, masks=masks) for w in (a, b)]
+            model.eval()
+            outputs[f"eval{p}"] = [model(**x, keep=keep, audio_windows=w, masks=masks) for w in (a, b)]
+    torch.testing.assert_close(outputs[1.0][0], outputs[1.0][1], atol=0, rtol=0)  # dropped: the audio is not seen
+    for key in (0.0, "eval1.0"):  # kept in training with p = 0, and always at inference
+        assert (outputs[key][0] - outputs[key][1]).abs().max() > 1e-4
