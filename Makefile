@@ -12,7 +12,7 @@ DATA   ?= data/synth
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv lock test test-slow test-all data reproduce-table1 reproduce-table2 reproduce-table3 \
-        bench bench-eval bench-stage1 report-stage1 stage1-models train-stage2 sanity gesture-encoder clean
+        bench bench-eval bench-stage1 report-stage1 stage1-models train-stage2 train-mmgt sanity gesture-encoder clean
 
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ bench-stage1: $(STAMP)  ## stage-1 generation speed and memory
 
 train-stage2: $(STAMP) $(DATA)/manifest.csv  ## retrain the tiny stage-2 backbone (VAE, image step, video step) -> runs/stage2/tiny/
 	for step in vae image video; do $(VENV)/bin/mmgt train stage2 --preset tiny --step $$step --data $(DATA) || exit 1; done
+
+train-mmgt: $(STAMP) $(DATA)/manifest.csv  ## MMGT stage 2, its Table III variants and Hallo-adapted (video step on runs/stage2/tiny/image) -> runs/stage2/tiny-<variant>/
+	for v in mmgt mmgt-still-mask mmgt-no-mask mmgt-no-audio hallo; do $(VENV)/bin/mmgt train stage2-audio --variant $$v --preset tiny --data $(DATA) || exit 1; done
 
 report-stage1: $(STAMP) $(DATA)/manifest.csv stage1-models  ## SMGA vs EDGE vs still pose -> results/stage1/
 	$(PY) -m mmgt.experiments.stage1_report --data $(DATA) --out results/stage1

@@ -10,3 +10,5 @@ register("mm-diffusion", "baselines.mm_diffusion.method:MMDiffusion")
 register("animate-anyone", COMPOSED, pose_source="mmgt.methods.reference:GroundTruthPoses", video=ANIMATE_ANYONE)
 # Table I (audio-driven): EDGE's poses from speech -> AnimateAnyone.
 register("edge+animate-anyone", COMPOSED, pose_source="baselines.edge:EdgePoses", video=ANIMATE_ANYONE)
+# Table I: EDGE's poses -> Hallo-adapted (MM-HAA, Hallo placement, static masks).
+register("edge+hallo", COMPOSED, pose_source="baselines.edge:EdgePoses", video="baselines.hallo:HalloVideo")

@@ -72,6 +72,48 @@ def stage2(
     print(f"model: {model}\nloss curve: {model.parent / 'loss.png'}")
 
 
+def _stage2_audio_variants() -> dict[str, tuple[str, ...]]:
+    """Variant name -> its MM-HAA settings, from the rows that run them."""
+    from baselines.hallo import HalloVideo
+    from mmgt.methods.mmgt_video import MMGTNoAudio, MMGTNoMask, MMGTStillMask, MMGTVideo
+
+    return {cls.variant: cls.settings for cls in (MMGTVideo, MMGTStillMask, MMGTNoMask, MMGTNoAudio, HalloVideo)}
+
+
+@app.command("stage2-audio")
+def stage2_audio(
+    variant: str = typer.Option("mmgt", help="mmgt, mmgt-still-mask, mmgt-no-mask, mmgt-no-audio or hallo."),
+    preset: str = typer.Option("tiny", help="Backbone and MM-HAA preset name (tiny, paper)."),
+    data: Path = typer.Option(Path("data/synth"), help="Split root (trains on its 'train' clips)."),
+    init: Optional[Path] = typer.Option(None, help="The backbone's image-step model (default runs/stage2/<preset>/image/model)."),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/stage2/<preset>-<variant>)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a backbone preset field, e.g. --set train.video.steps=10."),
+    audio_overrides: list[str] = typer.Option([], "--audio-set", help="Override an MM-HAA field, e.g. --audio-set branch_weights=[1,2,1]."),
+    audio_encoder: Optional[Path] = typer.Option(None, help="wav2vec2-base-960h folder (paper preset; default: the weights cache)."),
+    weights_dir: Optional[Path] = typer.Option(None, help="Pretrained weights cache (paper preset's motion adapter)."),
+    steps: Optional[int] = typer.Option(None, help="Train this many steps instead of the preset's."),
+    resume: bool = typer.Option(True, help="Continue from the newest checkpoint in the run folder."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """MMGT stage 2 (or a Table III variant, or Hallo-adapted): the video step with motion and audio modules."""
+    from mmgt.errors import MMGTError
+    from mmgt.stage2.audio_attention import load_audio_config
+    from mmgt.stage2.config import load_config
+    from mmgt.stage2.mmgt_train import train_mmgt
+    from mmgt.stage2.train import RunOptions
+
+    variants = _stage2_audio_variants()
+    if variant not in variants:
+        raise MMGTError(f"--variant must be one of {', '.join(variants)}, got {variant!r}")
+    cfg = load_config(preset, overrides)
+    audio = load_audio_config(preset, [*variants[variant], *audio_overrides])
+    run_dir = out or Path("runs/stage2") / f"{cfg.name}-{variant}"
+    opts = RunOptions(data=str(data), out=str(run_dir), init=str(init or Path("runs/stage2") / cfg.name / "image" / "model"),
+                      weights_dir=str(weights_dir) if weights_dir else None, steps=steps, resume=resume, progress=progress)
+    model = train_mmgt(cfg, audio, opts, str(audio_encoder) if audio_encoder else None)
+    print(f"model: {model}\nloss curve: {model.parent / 'loss.png'}")
+
+
 @app.command("mm-diffusion")
 def mm_diffusion(
     preset: str = typer.Option("tiny", help="Preset name (tiny, paper) or a YAML path."),

@@ -77,3 +77,8 @@ def build_method(name: str, config=None):
 # mmgt's own rows
 register("gt", "mmgt.methods.reference:GroundTruth")
 register("still", "mmgt.methods.reference:Still")
+# MMGT: SMGA poses (stage 1) -> stage 2 with MM-HAA; Table III's stage-2 variants (each its own trained model)
+for _row, _video in (("mmgt", "MMGTVideo"), ("mmgt-still-mask", "MMGTStillMask"), ("mmgt-no-mask", "MMGTNoMask"),
+                     ("mmgt-no-audio", "MMGTNoAudio")):
+    register(_row, "mmgt.methods.compose:Composed", pose_source="mmgt.methods.stage1_poses:Stage1Poses",
+             video=f"mmgt.methods.mmgt_video:{_video}")

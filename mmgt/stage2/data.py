@@ -102,26 +102,36 @@ class Batch:
     def to(self, device: torch.device) -> Batch:
         return Batch(*(getattr(self, f).to(device) for f in ("latents", "pose", "ref_latents", "ref_images")))
 
+    def conditions(self) -> dict[str, Tensor]:
+        """Extra keyword inputs of the model's training forward: none for the backbone (MMGT: audio, masks)."""
+        return {}
+
+
+def draw(data: EncodedClips, rng: np.random.Generator, frames: int, min_ref_distance: int) -> tuple[int, int, list[int]]:
+    """A random ``(clip, reference frame, target frames)``: ``frames == 1`` -> image step (reference >=
+    ``min_ref_distance`` away), else ``frames`` consecutive frames and any reference frame of the clip."""
+    c = int(rng.integers(len(data)))
+    n = len(data.latents[c])
+    if frames == 1:
+        target = int(rng.integers(n))
+        far = [i for i in range(n) if abs(i - target) >= min_ref_distance]
+        if not far:
+            raise ValueError(f"clip of {n} frames has no frame {min_ref_distance} away from another")
+        return c, int(rng.choice(far)), [target]
+    if n < frames:
+        raise ValueError(f"clip of {n} frames is shorter than the {frames}-frame video step")
+    start = int(rng.integers(n - frames + 1))
+    return c, int(rng.integers(n)), list(range(start, start + frames))
+
+
+def batch_item(data: EncodedClips, c: int, ref: int, span: list[int], resolution: int) -> tuple[Tensor, ...]:
+    """One sample's (latents ``(C, F, h, w)``, poses ``(3, F, R, R)``, reference latent, reference image)."""
+    return (data.latents[c][span].float().transpose(0, 1), pose_images(data.keypoints[c][span], data.sizes[c], resolution),
+            data.latents[c][ref].float(), data.images[c][ref].float() / 127.5 - 1)
+
 
 def sample_batch(data: EncodedClips, rng: np.random.Generator, batch: int, frames: int, resolution: int,
                  min_ref_distance: int) -> Batch:
-    """A random batch: ``frames == 1`` -> image step (reference >= ``min_ref_distance`` away), else video clips."""
-    items = []
-    for _ in range(batch):
-        c = int(rng.integers(len(data)))
-        n = len(data.latents[c])
-        if frames == 1:
-            target = int(rng.integers(n))
-            far = [i for i in range(n) if abs(i - target) >= min_ref_distance]
-            if not far:
-                raise ValueError(f"clip of {n} frames has no frame {min_ref_distance} away from another")
-            ref, span = int(rng.choice(far)), [target]
-        else:
-            if n < frames:
-                raise ValueError(f"clip of {n} frames is shorter than the {frames}-frame video step")
-            start = int(rng.integers(n - frames + 1))
-            ref, span = int(rng.integers(n)), list(range(start, start + frames))
-        items.append((data.latents[c][span].float().transpose(0, 1),
-                      pose_images(data.keypoints[c][span], data.sizes[c], resolution),
-                      data.latents[c][ref].float(), data.images[c][ref].float() / 127.5 - 1))
+    """A random batch of :func:`draw` samples."""
+    items = [batch_item(data, *draw(data, rng, frames, min_ref_distance), resolution) for _ in range(batch)]
     return Batch(*(torch.stack(column) for column in zip(*items)))

@@ -66,6 +66,10 @@ class Stage2Pipeline:
         model, scheduler, _ = load_model(folder, device)
         return cls(model, scheduler, replace(model.cfg.inference, **overrides))
 
+    def prepare_windows(self, chunk: list[list[int]]) -> None:
+        """Per-frame conditions besides the pose for the next denoiser call on the windows ``chunk``
+        (rows: unconditional windows, then conditional ones); the backbone has none (MMGT: audio, masks)."""
+
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
@@ -85,6 +89,7 @@ class Stage2Pipeline:
 
         def predict(x: Tensor, chunk: list[list[int]], t: Tensor) -> Tensor:
             k = len(chunk)
+            self.prepare_windows(chunk)
             feats = torch.cat([pose_features[w] for w in chunk])
             out = m.denoise(torch.cat([x, x]), t, torch.cat([feats, feats]), context.repeat_interleave(k, 0),
                             {p: f.repeat_interleave(k, 0) for p, f in references.items()}, keep.repeat_interleave(k))

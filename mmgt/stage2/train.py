@@ -62,7 +62,8 @@ def diffusion_loss(model: torch.nn.Module, scheduler: DDIMScheduler, batch: Batc
     noise = torch.randn(x0.shape, **kw) + cfg.noise_offset * torch.randn((b, c, 1, 1, 1), **kw)
     t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), **kw)
     keep = torch.rand(b, **kw) >= cfg.cond_drop_prob
-    pred = model(scheduler.add_noise(x0, noise, t), t, batch.pose, batch.ref_latents, batch.ref_images, keep)
+    pred = model(scheduler.add_noise(x0, noise, t), t, batch.pose, batch.ref_latents, batch.ref_images, keep,
+                 **batch.conditions())
     target = scheduler.get_velocity(x0, noise, t)
     snr = compute_snr(scheduler, t)
     weight = snr.clamp(max=cfg.snr_gamma) / (snr + 1)
@@ -106,8 +107,29 @@ def trainable(model: Stage2Model, step: str) -> list[torch.nn.Parameter]:
     return [p for part in parts for p in part.parameters()]
 
 
-def train(cfg: Stage2Config, opts: RunOptions = RunOptions(), step: str = "image") -> Path:
+class Recipe:
+    """What a stage-2 model adds to the backbone's training loop (:func:`train`); this one is AnimateAnyone's.
+    MMGT's (:mod:`mmgt.stage2.mmgt_train`) adds the audio modules, audio features and masks."""
+
+    def initial_model(self, cfg: Stage2Config, opts: RunOptions, step: str) -> Stage2Model:
+        return initial_model(cfg, opts, step)
+
+    def trainable(self, model: Stage2Model, step: str) -> list[torch.nn.Parameter]:
+        return trainable(model, step)
+
+    def data(self, model: Stage2Model, opts: RunOptions, progress: bool):
+        return encode_split(model, opts.data, "train", cache=Path(opts.out) / "cache", progress=progress)
+
+    def batch(self, data, rng: np.random.Generator, cfg: Stage2Config, step_cfg) -> Batch:
+        return sample_batch(data, rng, step_cfg.batch_size, step_cfg.frames, cfg.resolution, cfg.train.min_ref_distance)
+
+    def save(self, folder: Path, model: Stage2Model, scheduler: DDIMScheduler, step: int, extra: dict) -> Path:
+        return save_model(folder, model, scheduler, step, extra)
+
+
+def train(cfg: Stage2Config, opts: RunOptions = RunOptions(), step: str = "image", recipe: Recipe | None = None) -> Path:
     """Train (or resume) one step kind and export ``OUT/<step>/model``; returns that folder."""
+    recipe = recipe or Recipe()
     if step not in STEPS:
         raise ValueError(f"step must be one of {STEPS}, got {step!r}")
     out = Path(opts.out) / step
@@ -118,12 +140,12 @@ def train(cfg: Stage2Config, opts: RunOptions = RunOptions(), step: str = "image
         torch.set_num_threads(cfg.train.threads)
     accelerator = Accelerator(cpu=not torch.cuda.is_available(),
                               kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
-    model = initial_model(cfg, opts, step).to(accelerator.device)
-    params = trainable(model, step)
+    model = recipe.initial_model(cfg, opts, step).to(accelerator.device)
+    params = recipe.trainable(model, step)
     model.requires_grad_(False)
     for p in params:
         p.requires_grad_(True)
-    data = encode_split(model, opts.data, "train", cache=Path(opts.out) / "cache", progress=opts.progress and accelerator.is_main_process)
+    data = recipe.data(model, opts, opts.progress and accelerator.is_main_process)
     scheduler = make_scheduler(cfg.scheduler)
     optimizer = torch.optim.AdamW(params, lr=step_cfg.lr, weight_decay=cfg.train.weight_decay)
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -141,7 +163,7 @@ def train(cfg: Stage2Config, opts: RunOptions = RunOptions(), step: str = "image
     model.train()
     recent: list[float] = []
     for i in bar:
-        batch = sample_batch(data, rng, step_cfg.batch_size, step_cfg.frames, cfg.resolution, cfg.train.min_ref_distance)
+        batch = recipe.batch(data, rng, cfg, step_cfg)
         loss = diffusion_loss(model, scheduler, batch.to(accelerator.device), cfg.train, generator)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(params, cfg.train.max_grad_norm)
@@ -157,7 +179,7 @@ def train(cfg: Stage2Config, opts: RunOptions = RunOptions(), step: str = "image
         if done % step_cfg.checkpoint_every == 0 or done == total:
             save_checkpoint(accelerator, out, done)
             if accelerator.is_main_process:
-                save_model(out / MODEL_DIR, accelerator.unwrap_model(model), scheduler, done, {"data": str(opts.data)})
+                recipe.save(out / MODEL_DIR, accelerator.unwrap_model(model), scheduler, done, {"data": str(opts.data)})
             accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         plot_losses(out / "losses.csv", out / "loss.png", title=f"stage-2 {step} step")
