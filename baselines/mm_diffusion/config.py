@@ -7,17 +7,12 @@ the release's (``ssh_scripts/multimodal_train.sh`` and the 64 -> 256 upsampler f
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import typing
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
 
 import yaml
 
-from mmgt.errors import DataError
-from mmgt.stage1.config import PRESET_DIR, apply_override
+from mmgt.config import from_dict, load_preset
 
 
 @dataclass(frozen=True)
@@ -117,55 +112,9 @@ class MMDiffusionConfig:
         return asdict(self)
 
 
-def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
-    """Build a nested frozen dataclass from plain data (lists become tuples), rejecting unknown keys."""
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    if unknown := set(data) - names:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; valid: {sorted(names)}")
-    kwargs = {}
-    for key, value in data.items():
-        hint, at = hints[key], f"{where}.{key}"
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = from_dict(hint, value or {}, at)
-        elif typing.get_origin(hint) is tuple:
-            item = typing.get_args(hint)[0]
-            if not isinstance(value, (list, tuple)):
-                raise ValueError(f"{at}: expected a list, got {value!r}")
-            kwargs[key] = tuple(_scalar(item, v, at) for v in value)
-        else:
-            kwargs[key] = _scalar(hint, value, at)
-    return cls(**kwargs)
-
-
-def _scalar(hint: type, value: Any, where: str) -> Any:
-    if hint in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
-        if hint is int and value != int(value):
-            raise ValueError(f"{where}: expected an integer, got {value!r}")
-        return hint(value)
-    if isinstance(value, hint):
-        return value
-    raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
-
-
-def preset_path(preset: str) -> Path:
-    path = Path(preset)
-    return path if path.suffix in (".yaml", ".yml") else PRESET_DIR / f"mm_diffusion_{preset.replace('-', '_')}.yaml"
-
-
 def load_config(preset: str = "tiny", overrides: list[str] | tuple[str, ...] = ()) -> MMDiffusionConfig:
-    """Load a preset, apply overrides, validate; a bad file raises ``DataError`` naming it."""
-    path = preset_path(preset)
-    if not path.is_file():
-        names = sorted(p.stem.removeprefix("mm_diffusion_") for p in PRESET_DIR.glob("mm_diffusion_*.yaml"))
-        raise DataError(path, f"no such MM-Diffusion preset; available: {', '.join(names)}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-        for override in overrides:
-            apply_override(data, override)
-        return from_dict(MMDiffusionConfig, data)
-    except (ValueError, TypeError, yaml.YAMLError) as exc:
-        raise DataError(path, str(exc)) from None
+    """Load a preset (``tiny``, ``paper`` or a YAML path) with ``section.field=value`` overrides."""
+    return load_preset(MMDiffusionConfig, "mm_diffusion_", preset, overrides, "MM-Diffusion")
 
 
 def config_from_json(text: str) -> MMDiffusionConfig:

@@ -9,22 +9,18 @@ sizes, audio, diffusion and training budget this way).
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from mmgt.config import PRESET_DIR, apply_override, from_dict
 from mmgt.errors import DataError
 from mmgt.features.audio import feature_shape
 from mmgt.stage1.diffusion import DiffusionConfig
 from mmgt.stage1.losses import LossConfig
 from mmgt.stage1.smga import SMGAConfig
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 
 
 @dataclass(frozen=True)
@@ -84,29 +80,6 @@ class Stage1Config:
         return asdict(self)
 
 
-def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
-    """Build a (nested) frozen dataclass from a dict (lists become tuples), rejecting unknown keys."""
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; valid: {sorted(names)}")
-    kwargs = {}
-    for key, value in data.items():
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = from_dict(hint, value or {}, f"{where}.{key}")
-        elif typing.get_origin(hint) is tuple and isinstance(value, (list, tuple)):
-            kwargs[key] = tuple(value)  # YAML lists; frozen configs stay hashable
-        elif hint in (int, float) and not isinstance(value, bool) and isinstance(value, (int, float)):
-            kwargs[key] = hint(value)
-        elif isinstance(hint, types.UnionType) or value is None or isinstance(value, hint):
-            kwargs[key] = value
-        else:
-            raise ValueError(f"{where}.{key}: expected {hint.__name__}, got {value!r}")
-    return cls(**kwargs)
-
-
 def preset_path(preset: str) -> Path:
     """A preset name (``tiny``, ``edge-paper``) or a YAML path -> the YAML file."""
     path = Path(preset)
@@ -120,17 +93,6 @@ def preset_path(preset: str) -> Path:
 def available_presets() -> list[str]:
     files = [*PRESET_DIR.glob("stage1_*.yaml"), *PRESET_DIR.glob("edge_*.yaml")]
     return sorted(p.stem.removeprefix("stage1_").replace("_", "-") for p in files)
-
-
-def apply_override(data: dict, override: str) -> None:
-    key, sep, value = override.partition("=")
-    if not sep:
-        raise ValueError(f"override {override!r} must look like section.field=value")
-    *parents, leaf = key.strip().split(".")
-    node = data
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = yaml.safe_load(value)
 
 
 def merged(base: dict, update: dict) -> dict:

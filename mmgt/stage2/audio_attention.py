@@ -32,7 +32,6 @@ replicated) is flattened and projected by an MLP to ``tokens`` tokens of the UNe
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import yaml
@@ -42,9 +41,8 @@ from diffusers.models.attention_processor import Attention
 from diffusers.models.transformers.transformer_2d import Transformer2DModel
 from torch import Tensor, nn
 
-from mmgt.errors import DataError
 from mmgt.masks import MaskConfig, MotionMasks, motion_masks, stage2_masks
-from mmgt.stage1.config import apply_override, from_dict
+from mmgt.config import load_preset
 
 BRANCHES = ("full", "face", "lip")
 PLACEMENTS = ("down", "all")
@@ -80,19 +78,7 @@ class AudioAttentionConfig:
 
 def load_audio_config(preset: str, overrides: list[str] | tuple[str, ...] = ()) -> AudioAttentionConfig:
     """``mmgt/presets/mmhaa_<preset>.yaml`` (or a YAML path) with ``field=value`` overrides (e.g. ``masks=still``)."""
-    from mmgt.stage2.config import PRESET_DIR
-
-    path = Path(preset) if Path(preset).suffix in (".yaml", ".yml") else PRESET_DIR / f"mmhaa_{preset}.yaml"
-    if not path.is_file():
-        raise DataError(path, "no such MM-HAA preset; available: " + ", ".join(
-            sorted(p.stem.removeprefix("mmhaa_") for p in PRESET_DIR.glob("mmhaa_*.yaml"))))
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-        for override in overrides:
-            apply_override(data, override)
-        return from_dict(AudioAttentionConfig, data)
-    except (ValueError, TypeError, yaml.YAMLError) as exc:
-        raise DataError(path, str(exc)) from None
+    return load_preset(AudioAttentionConfig, "mmhaa_", preset, overrides, "MM-HAA")
 
 
 # ----- audio tokens --------------------------------------------------------------------------

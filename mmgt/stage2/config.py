@@ -13,14 +13,11 @@ scaled_linear betas and samples with linear ones).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import yaml
 
-from mmgt.errors import DataError
-from mmgt.stage1.config import apply_override, from_dict
+from mmgt.config import from_dict, load_preset
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 
 
 @dataclass(frozen=True)
@@ -204,25 +201,9 @@ class Stage2Config:
         return asdict(self)
 
 
-def preset_path(preset: str) -> Path:
-    """A preset name (``tiny``, ``paper``) or a YAML path -> the YAML file."""
-    path = Path(preset)
-    return path if path.suffix in (".yaml", ".yml") else PRESET_DIR / f"stage2_{preset.replace('-', '_')}.yaml"
-
-
 def load_config(preset: str, overrides: list[str] | tuple[str, ...] = ()) -> Stage2Config:
-    """Load a preset, apply ``section.field=value`` overrides, validate; bad files raise ``DataError``."""
-    path = preset_path(preset)
-    if not path.is_file():
-        names = sorted(p.stem.removeprefix("stage2_") for p in PRESET_DIR.glob("stage2_*.yaml"))
-        raise DataError(path, f"no such stage-2 preset; available: {', '.join(names)}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-        for override in overrides:
-            apply_override(data, override)
-        return from_dict(Stage2Config, data)
-    except (ValueError, TypeError, yaml.YAMLError) as exc:
-        raise DataError(path, str(exc)) from None
+    """Load a preset (``tiny``, ``paper`` or a YAML path) with ``section.field=value`` overrides."""
+    return load_preset(Stage2Config, "stage2_", preset, overrides, "stage-2")
 
 
 def config_from_dict(data: dict) -> Stage2Config:

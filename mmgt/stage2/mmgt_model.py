@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from mmgt.errors import DataError
-from mmgt.stage1.config import from_dict
+from mmgt.config import from_dict
 from mmgt.stage2.audio_attention import AudioAttentionConfig, AudioModules
 from mmgt.stage2.checkpoint import load_model, save_model
 from mmgt.stage2.model import Stage2Model
