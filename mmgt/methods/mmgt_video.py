@@ -10,27 +10,20 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from functools import cached_property
-from pathlib import Path
 
-import cv2
 import numpy as np
 import yaml
 
-from mmgt.checkpoints import default_checkpoint
 from mmgt.errors import MMGTError
 from mmgt.features.audio import AudioFeatureConfig, AudioFeaturizer
-from mmgt.methods.base import Conditions, MethodConfig, VideoGenerator
+from mmgt.methods.base import Conditions, MethodConfig
+from mmgt.methods.stage2_video import Stage2Video
 from mmgt.stage2.audio_attention import branch_masks
-from mmgt.stage2.checkpoint import META
 from mmgt.stage2.mmgt_pipeline import MMGTPipeline
 from mmgt.video_io import SAMPLE_RATE, resample
-from mmgt.weights import sha256_file
-
-RUNS = Path("runs/stage2")
-PRESETS = ("tiny", "paper")
 
 
-class MMGTVideo(VideoGenerator):
+class MMGTVideo(Stage2Video):
     """``config.checkpoint``: an MMGT model folder (default: committed ``checkpoints/stage2/<preset>-<variant>``,
     else ``runs/stage2/<preset>-<variant>/video/model``, where :func:`mmgt.stage2.mmgt_train.train_mmgt` writes it)."""
 
@@ -42,12 +35,10 @@ class MMGTVideo(VideoGenerator):
 
     def __init__(self, config: MethodConfig = MethodConfig(), audio_weights: str | None = None):
         super().__init__(config)
-        if config.preset not in PRESETS:
-            raise MMGTError(f"{self.name}: preset must be one of {PRESETS}, got {config.preset!r}")
-        name = f"{config.preset}-{self.variant}"
-        self.checkpoint = Path(config.checkpoint) if config.checkpoint else default_checkpoint(
-            f"stage2/{name}", RUNS / name / "video" / "model")
         self.audio_weights = audio_weights
+
+    def run_name(self) -> str:
+        return f"{self.config.preset}-{self.variant}"
 
     @cached_property
     def pipeline(self) -> MMGTPipeline:
@@ -77,18 +68,7 @@ class MMGTVideo(VideoGenerator):
     def render(self, cond: Conditions, poses: np.ndarray) -> np.ndarray:
         frames = self.pipeline(cond.ref_image, poses, self.audio_features(cond, len(poses)), self.masks(cond, poses),
                                seed=self.config.seed)
-        width, height = cond.size
-        if frames.shape[1:3] == (height, width):
-            return frames
-        return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames])
-
-    def provenance(self) -> dict:
-        weights = sorted(self.checkpoint.glob("*/*.safetensors")) if self.checkpoint.is_dir() else []
-        return super().provenance() | {
-            "checkpoint": str(self.checkpoint),
-            "checkpoint_sha256": {str(p.relative_to(self.checkpoint)): sha256_file(p) for p in weights} or None,
-            "model_card": str(self.checkpoint / META),
-        }
+        return self.to_clip_size(frames, cond)
 
 
 class MMGTStillMask(MMGTVideo):

@@ -1,0 +1,50 @@
+"""What every stage-2 video generator shares: its model folder (committed checkpoint, else its run),
+preset validation, frames resized to the clip's size, and provenance with the weights' hashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mmgt.checkpoints import default_checkpoint
+from mmgt.errors import MMGTError
+from mmgt.methods.base import Conditions, MethodConfig, VideoGenerator
+from mmgt.stage2.checkpoint import META
+from mmgt.weights import sha256_file
+
+RUNS = Path("runs/stage2")
+PRESETS = ("tiny", "paper")
+
+
+class Stage2Video(VideoGenerator):
+    """A stage-2 model folder: ``config.checkpoint``, else the committed ``checkpoints/stage2/<run>``,
+    else ``runs/stage2/<run>/video/model`` (where training writes it); ``run_name`` names ``<run>``."""
+
+    def __init__(self, config: MethodConfig = MethodConfig()):
+        super().__init__(config)
+        if config.preset not in PRESETS:
+            raise MMGTError(f"{self.name}: preset must be one of {PRESETS}, got {config.preset!r}")
+        run = self.run_name()
+        self.checkpoint = Path(config.checkpoint) if config.checkpoint else default_checkpoint(
+            f"stage2/{run}", RUNS / run / "video" / "model")
+
+    def run_name(self) -> str:
+        return self.config.preset
+
+    @staticmethod
+    def to_clip_size(frames: np.ndarray, cond: Conditions) -> np.ndarray:
+        """Generated frames at the clip's frame size."""
+        width, height = cond.size
+        if frames.shape[1:3] == (height, width):
+            return frames
+        return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames])
+
+    def provenance(self) -> dict:
+        weights = sorted(self.checkpoint.glob("*/*.safetensors")) if self.checkpoint.is_dir() else []
+        return super().provenance() | {
+            "checkpoint": str(self.checkpoint),
+            "checkpoint_sha256": {str(p.relative_to(self.checkpoint)): sha256_file(p) for p in weights} or None,
+            "model_card": str(self.checkpoint / META),
+        }
