@@ -105,7 +105,8 @@ def model_info(path: Path) -> dict:
 
 
 def fmt(row: dict, m: str, digits: int = 3) -> str:
-    text = f"{row[m]:.{digits}f}" + (f" ± {row[f'{m}_std']:.{digits}f}" if row["seeds"] > 1 else "")
+    value = round(row[m], digits) + 0.0  # + 0.0: no "-0.000" from a rounding-level negative
+    text = f"{value:.{digits}f}" + (f" ± {row[f'{m}_std']:.{digits}f}" if row["seeds"] > 1 else "")
     return text + ("†" if row["untrained"] and m in ("fgd", "div") else "")
 
 
