@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from mmgt.flops import gemm_gflops, gflop
+from mmgt.provenance import git_info
 from mmgt.video_io import SAMPLE_RATE, atomic_path
 
 REAL_TIME_S = 3.2
@@ -128,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         "benchmark": "stage-1 pose generation, one 80-frame (3.2 s) window, DDIM with classifier-free guidance",
         "weights": "random init of each preset's architecture (timing only)",
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__},
+        "code": git_info(),
         "cases": cases,
         "features": run_isolated(["--features", "1"]),
         "gemm_gflops": {t: run_isolated(["--gemm", t]) for t in args.threads.split(",")},
