@@ -3,7 +3,7 @@
 ``checkpoints/manifest.json`` lists every committed file: its sha256, size and the make target that
 retrains it. A method's default model is the committed one when present (so `make reproduce-table1`
 needs no training), else its ``runs/`` folder; a committed file whose hash differs is refused with one
-line. ``python -m mmgt.checkpoints add RUN_DIR --name NAME --make TARGET`` copies a trained run in.
+line. ``python -m mmgt.checkpoints add RUN_DIR --name NAME --make TARGET [--fp16]`` copies a trained run in.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+
+from safetensors.torch import load_file, safe_open, save_file
 
 from mmgt.errors import DataError
 from mmgt.provenance import ROOT, git_info
@@ -54,26 +56,39 @@ def default_checkpoint(name: str, runs_path: Path) -> Path:
     return committed(name) or runs_path
 
 
-def add(source: Path, name: str, make: str, patterns: tuple[str, ...] = ("*",)) -> list[Path]:
-    """Copy the files of a trained run matching ``patterns`` to ``checkpoints/<name>/`` and list them."""
+def half_precision(src: Path, dest: Path) -> None:
+    """Copy a safetensors file with its floating tensors cast to fp16 (metadata kept); loaders read fp32."""
+    with safe_open(str(src), "pt") as f:
+        metadata = f.metadata()
+    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in load_file(str(src)).items()}
+    save_file(tensors, str(dest), metadata=metadata)
+
+
+def add(source: Path, name: str, make: str, patterns: tuple[str, ...] = ("*",), fp16: bool = False) -> list[Path]:
+    """Copy the files of a trained run matching ``patterns`` (``**`` recurses; sub-folders kept) to
+    ``checkpoints/<name>/``, safetensors in fp16 when ``fp16``, and list them in the manifest."""
     files = sorted({p for pattern in patterns for p in source.glob(pattern) if p.is_file()})
     if not files:
         raise DataError(source, f"no files matching {patterns}")
-    entries = manifest()
-    entries = {k: v for k, v in entries.items() if not k.startswith(f"{name}/")}
+    entries = {k: v for k, v in manifest().items() if not k.startswith(f"{name}/")}
     target = CHECKPOINTS / name
     if target.exists():
         shutil.rmtree(target)
-    target.mkdir(parents=True)
     commit = git_info()["commit"]
+    copied = []
     for f in files:
-        dest = target / f.name
-        shutil.copyfile(f, dest)
+        dest = target / f.relative_to(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if fp16 and f.suffix == ".safetensors":
+            half_precision(f, dest)
+        else:
+            shutil.copyfile(f, dest)
         entries[dest.relative_to(CHECKPOINTS).as_posix()] = {"sha256": sha256_file(dest), "bytes": dest.stat().st_size,
                                                             "make": make, "commit": commit}
+        copied.append(dest)
     with atomic_path(MANIFEST) as tmp:
         tmp.write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
-    return [target / f.name for f in files]
+    return copied
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -82,10 +97,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("source", type=Path, nargs="?")
     parser.add_argument("--name", help="checkpoints/<name>")
     parser.add_argument("--make", help="make target that retrains it")
-    parser.add_argument("--pattern", action="append", default=None, help="files of the run to commit (glob)")
+    parser.add_argument("--pattern", action="append", default=None, help="files of the run to commit (glob; ** recurses)")
+    parser.add_argument("--fp16", action="store_true", help="store safetensors weights in half precision")
     args = parser.parse_args(argv)
     if args.command == "add":
-        for path in add(args.source, args.name, args.make, tuple(args.pattern or ["*"])):
+        for path in add(args.source, args.name, args.make, tuple(args.pattern or ["**/*"]), args.fp16):
             print(path)
     else:
         for rel in manifest():

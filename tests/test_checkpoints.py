@@ -38,3 +38,26 @@ def test_altered_or_missing_file_is_refused(store):
     target.unlink()
     with pytest.raises(DataError, match="missing"):
         C.committed("demo/tiny")
+
+
+def test_fp16_copy_keeps_folders_metadata_and_values(tmp_path, monkeypatch):
+    import torch
+    from safetensors.torch import load_file, safe_open, save_file
+
+    monkeypatch.setattr(C, "CHECKPOINTS", tmp_path / "checkpoints")
+    monkeypatch.setattr(C, "MANIFEST", tmp_path / "checkpoints" / "manifest.json")
+    run = tmp_path / "run"
+    (run / "unet").mkdir(parents=True)
+    weights = {"w": torch.linspace(-2, 2, 7), "steps": torch.arange(3)}
+    save_file(weights, str(run / "unet" / "model.safetensors"), metadata={"format": "demo"})
+    (run / "unet" / "config.json").write_text("{}")
+    files = C.add(run, "demo/fp16", "train-demo", ("**/*",), fp16=True)
+    assert sorted(f.relative_to(C.CHECKPOINTS).as_posix() for f in files) == ["demo/fp16/unet/config.json",
+                                                                                "demo/fp16/unet/model.safetensors"]
+    out = C.CHECKPOINTS / "demo" / "fp16" / "unet" / "model.safetensors"
+    loaded = load_file(str(out))
+    assert loaded["w"].dtype == torch.float16 and loaded["steps"].dtype == torch.int64
+    torch.testing.assert_close(loaded["w"].float(), weights["w"], atol=1e-3, rtol=1e-3)
+    with safe_open(str(out), "pt") as f:
+        assert f.metadata() == {"format": "demo"}
+    assert C.committed("demo/fp16") == C.CHECKPOINTS / "demo" / "fp16"

@@ -22,7 +22,7 @@ def stage1(
     resume: bool = typer.Option(True, help="Continue from the newest checkpoint in the run folder."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
-    """Train audio -> pose (SMGA; EDGE with an edge-* preset) and export RUN/stage1.pt."""
+    """Train audio -> pose (SMGA; EDGE with an edge-* preset) and export RUN/stage1.safetensors."""
     from mmgt.stage1.config import load_config
     from mmgt.stage1.train import RunOptions, train
 

@@ -4,7 +4,7 @@ Run folder::
 
     OUT/
       run.json                  model format and configuration; a resume under another one is refused
-      stage1.pt                 exported EMA model (config, weights, feature description)
+      stage1.safetensors                 exported EMA model (config, weights, feature description)
       checkpoints/step-000500/  accelerate state (model, optimiser, EMA, RNG) for --resume
       losses.csv                step, total loss and every term
       loss.png                  the loss curve
@@ -106,7 +106,7 @@ def ema_state_dict(model: SMGA, ema: EMAModel) -> dict:
 
 
 def train(cfg: Stage1Config, opts: RunOptions = RunOptions()) -> Path:
-    """Train (or resume) and export ``OUT/stage1.pt``; returns its path."""
+    """Train (or resume) and export ``OUT/stage1.safetensors``; returns its path."""
     out = Path(opts.out)
     set_seed(cfg.train.seed)
     if cfg.train.threads:

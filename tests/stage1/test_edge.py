@@ -33,7 +33,7 @@ def test_edge_presets_are_single_stream_smga():
 def save(tmp_path, preset: str):
     cfg = load_config(preset, SMALL)
     torch.manual_seed(0)
-    return save_model(tmp_path / f"{preset}.pt", cfg, SMGA(cfg.model).state_dict(), step=0)
+    return save_model(tmp_path / f"{preset}.safetensors", cfg, SMGA(cfg.model).state_dict(), step=0)
 
 
 def test_load_refuses_an_smga_model(tmp_path):

@@ -22,7 +22,7 @@ from mmgt.video_io import probe
 def tiny_model(tmp_path_factory):
     cfg = load_config("tiny", ["diffusion.sample_steps=2", "model.dim=32", "model.ff_dim=64", "model.layers=1"])
     torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "stage1.pt"
+    path = tmp_path_factory.mktemp("model") / "stage1.safetensors"
     return save_model(path, cfg, SMGA(cfg.model).state_dict(), step=0)
 
 

@@ -74,7 +74,7 @@ def test_seed_option_sets_the_seed_and_the_run_folder(monkeypatch, tmp_path):
     from mmgt.cli import main
 
     seen = []
-    monkeypatch.setattr(train_module, "train", lambda cfg, opts: seen.append((cfg, opts)) or Path(opts.out) / "stage1.pt")
+    monkeypatch.setattr(train_module, "train", lambda cfg, opts: seen.append((cfg, opts)) or Path(opts.out) / "stage1.safetensors")
     monkeypatch.chdir(tmp_path)
     for args in (["--preset", "tiny-no-face-loss", "--seed", "2"], ["--preset", "edge-tiny"]):
         monkeypatch.setattr(sys, "argv", ["mmgt", "train", "stage1", *args])
