@@ -12,3 +12,5 @@ register("animate-anyone", COMPOSED, pose_source="mmgt.methods.reference:GroundT
 register("edge+animate-anyone", COMPOSED, pose_source="baselines.edge:EdgePoses", video=ANIMATE_ANYONE)
 # Table I: EDGE's poses -> Hallo-adapted (MM-HAA, Hallo placement, static masks).
 register("edge+hallo", COMPOSED, pose_source="baselines.edge:EdgePoses", video="baselines.hallo:HalloVideo")
+# Table III "w/o SMGA": EDGE's poses -> MMGT stage 2 (MM-HAA with motion masks).
+register("mmgt-edge-poses", COMPOSED, pose_source="baselines.edge:EdgePoses", video="mmgt.methods.mmgt_video:MMGTVideo")

@@ -28,7 +28,17 @@ TABLES = {
     "table2": ("II", "Table II: pose-driven generation (GT keypoints in)"),
     "table3": ("III", "Table III: ablations of MMGT"),
 }
-DEFAULT_METHODS = {"table1": ("gt", "still"), "table2": ("gt", "still"), "table3": ("gt", "still")}
+# Our row for each of the paper's printed rows.
+PAPER_ROWS = {
+    "table1": {"MM-Diffusion": "mm-diffusion", "EDGE+AnimateAnyone": "edge+animate-anyone", "EDGE+Hallo": "edge+hallo",
+               "MMGT (audio-driven)": "mmgt"},
+    "table2": {"AnimateAnyone": "animate-anyone", "MMGT": "mmgt-gt-pose"},
+    "table3": {"w/o SMGA": "mmgt-edge-poses", "w/o face loss": "mmgt-no-face-loss", "w/o motion mask": "mmgt-no-mask",
+               "w/o audio": "mmgt-no-audio", "w still mask": "mmgt-still-mask", "MMGT (full)": "mmgt"},
+}
+DEFAULT_METHODS = {table: ("gt", "still", *rows.values()) for table, rows in PAPER_ROWS.items()}
+# The paper prints Syn-C under Sync-D and vice versa (results/paper/paper-notes.md): our column -> its printed one.
+PRINTED_AS = {("lip", "Sync-C"): ("lip", "Sync-D (as printed)"), ("lip", "Sync-D"): ("lip", "Sync-C (as printed)")}
 
 
 @dataclass
@@ -63,21 +73,45 @@ def paper_rows(table: str) -> pd.DataFrame:
     return paper[paper["table"] == TABLES[table][0]]
 
 
-def paper_cells(rows: pd.DataFrame) -> list[list[str]]:
-    """Paper rows in our column layout. The printed Syn-C/Syn-D columns are swapped (see notes)."""
-    lookup = {
-        ("gesture", "FGD"): ("gesture", "FGD"), ("gesture", "Div"): ("gesture", "Div"),
-        ("lip", "Sync-C"): ("lip", "Sync-D (as printed)"), ("lip", "Sync-D"): ("lip", "Sync-C (as printed)"),
-    }
-    out = []
+def paper_values(rows: pd.DataFrame) -> dict[str, dict[tuple[str, str], float]]:
+    """``{paper method: {(group, label) of our columns: value}}``, Sync-C/D un-swapped."""
+    out = {}
     for method, group in rows.groupby("method", sort=False):
-        values = {(r.region, r.metric): r.value for r in group.itertuples()}
-        cells = []
-        for grp, label, _, _ in TABLE_COLUMNS:
-            v = values.get(lookup.get((grp, label), (grp, label)))
-            cells.append("–" if v is None else f"{v:g}")
-        out.append([f"{method} (paper, PATS)"] + cells)
+        printed = {(r.region, r.metric): r.value for r in group.itertuples()}
+        out[method] = {(grp, label): printed[PRINTED_AS.get((grp, label), (grp, label))]
+                       for grp, label, _, _ in TABLE_COLUMNS if PRINTED_AS.get((grp, label), (grp, label)) in printed}
     return out
+
+
+def paper_cells(rows: pd.DataFrame) -> list[list[str]]:
+    """Paper rows in our column layout."""
+    return [[f"{method} (paper, PATS)"] + [f"{values[(g, l)]:g}" if (g, l) in values else "–" for g, l, _, _ in TABLE_COLUMNS]
+            for method, values in paper_values(rows).items()]
+
+
+def ordering(table: str, runs: dict[str, dict]) -> list[list[str]]:
+    """Per column: the paper's ranking of its methods, ours of the same rows, and whether it reproduces.
+
+    Only columns where the paper and we both have at least two of the table's methods."""
+    paper = paper_values(paper_rows(table))
+    ours = {paper_name: runs[row] for paper_name, row in PAPER_ROWS[table].items() if row in runs and paper_name in paper}
+    lines = []
+    for grp, label, region, out in TABLE_COLUMNS:
+        measured = {p: res["metrics"].get(region, {}).get(out) for p, res in ours.items()}
+        names = [p for p, e in measured.items() if e and e.get("value") is not None and (grp, label) in paper[p]]
+        if len(names) < 2:
+            continue
+        sign = -1 if measured[names[0]]["direction"] == "higher" else 1
+        paper_order = sorted(names, key=lambda p: sign * paper[p][(grp, label)])
+        our_order = sorted(names, key=lambda p: sign * measured[p]["value"])
+        untrained = any(measured[p].get("untrained") for p in names)
+        verdict = "yes" if paper_order == our_order else "no"
+        if paper_order[0] == our_order[0] and verdict == "no":
+            verdict = "no (same best)"
+        lines.append([f"{grp} {label}", " > ".join(PAPER_ROWS[table][p] for p in paper_order),
+                      " > ".join(PAPER_ROWS[table][p] for p in our_order),
+                      verdict + (f" {UNTRAINED_MARK}" if untrained else "")])
+    return lines
 
 
 def render(cfg: TableConfig, runs: dict[str, dict]) -> str:
@@ -111,6 +145,18 @@ def render(cfg: TableConfig, runs: dict[str, dict]) -> str:
     lines += [
         "",
         tabulate(ours + paper_cells(paper_rows(cfg.table)), headers=["method"] + column_headers(any_run), tablefmt="github", disable_numparse=True),
+    ]
+    order = ordering(cfg.table, runs)
+    names = ", ".join(f"{paper} = `{row}`" for paper, row in PAPER_ROWS[cfg.table].items())
+    lines += [
+        "",
+        "## Does the paper's ordering of the methods reproduce?",
+        "",
+        f"Best first, per column, over the paper's methods we measured ({names}); "
+        f"{UNTRAINED_MARK}: our ranking comes from a random-init extractor and says nothing.",
+        "",
+        tabulate(order, headers=["column", "paper (PATS)", "ours (embedded split)", "reproduces?"], tablefmt="github")
+        if order else "No column has two of the paper's methods measured by us.",
         "",
         "Paper columns: the printed 'Syn-C' and 'Syn-D' are swapped (results/paper/paper-notes.md); "
         "they are shown here under the standard definitions. `gt` is the upper bound, `still` the lower bound.",

@@ -82,3 +82,9 @@ for _row, _video in (("mmgt", "MMGTVideo"), ("mmgt-still-mask", "MMGTStillMask")
                      ("mmgt-no-audio", "MMGTNoAudio")):
     register(_row, "mmgt.methods.compose:Composed", pose_source="mmgt.methods.stage1_poses:Stage1Poses",
              video=f"mmgt.methods.mmgt_video:{_video}")
+# Table II: MMGT stage 2 driven by the test clip's GT poses (pose-driven, beside AnimateAnyone)
+register("mmgt-gt-pose", "mmgt.methods.compose:Composed", pose_source="mmgt.methods.reference:GroundTruthPoses",
+         video="mmgt.methods.mmgt_video:MMGTVideo")
+# Table III "w/o L_face": stage 1 trained without the face loss -> MMGT stage 2
+register("mmgt-no-face-loss", "mmgt.methods.compose:Composed", pose_source="mmgt.methods.stage1_poses:Stage1PosesNoFaceLoss",
+         video="mmgt.methods.mmgt_video:MMGTVideo")

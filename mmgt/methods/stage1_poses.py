@@ -47,3 +47,11 @@ class Stage1Poses(PoseSource):
     def provenance(self) -> dict:
         sha = sha256_file(self.checkpoint) if self.checkpoint.is_file() else None
         return super().provenance() | {"checkpoint": str(self.checkpoint), "checkpoint_sha256": sha}
+
+
+class Stage1PosesNoFaceLoss(Stage1Poses):
+    """Table III "w/o L_face": SMGA trained without the face term (``*-no-face-loss`` presets)."""
+
+    name = "smga-no-face-loss"
+    description = "SMGA (stage 1) poses from speech, trained without the face loss"
+    presets = {"tiny": "tiny-no-face-loss", "paper": "paper-no-face-loss"}

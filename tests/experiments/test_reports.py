@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mmgt.experiments import stage1_report as R
-from mmgt.experiments.tables import TableConfig, reproduce
+from mmgt.experiments.tables import DEFAULT_METHODS, PAPER_ROWS, TableConfig, ordering, paper_rows, paper_values, reproduce
 from mmgt.methods.reference import GroundTruthPoses, StillPoses
 
 
@@ -19,6 +19,35 @@ def test_table_renders_measured_rows_beside_the_paper(tiny_split, tmp_path):
     assert "Not comparable to the paper" in text and "random-init extractors refused" in text
     gt = json.loads((tmp_path / "results" / "table1" / "runs" / "gt.json").read_text())
     assert gt["metrics"]["full"]["psnr"]["value"] == 100.0 and gt["method"]["driven_by"] == "ground-truth"
+    assert "No column has two of the paper's methods measured by us." in text
+
+
+def test_paper_rows_map_to_registered_rows_and_sync_columns_are_unswapped():
+    from mmgt.methods import method_names
+
+    for table, rows in PAPER_ROWS.items():
+        assert set(paper_values(paper_rows(table))) == set(rows)  # every printed row has our counterpart
+        assert set(DEFAULT_METHODS[table]) <= set(method_names())
+    mmgt = paper_values(paper_rows("table1"))["MMGT (audio-driven)"]
+    assert (mmgt[("lip", "Sync-C")], mmgt[("lip", "Sync-D")]) == (4.51, 10.16)  # printed under the other name
+
+
+def run_with(values: dict[tuple[str, str], float], untrained: bool = False) -> dict:
+    return {"metrics": {region: {out: {"value": v, "direction": "higher" if out == "psnr" else "lower", "untrained": untrained}}
+                        for (region, out), v in values.items()}}
+
+
+def test_ordering_says_per_column_whether_the_paper_ranking_reproduces():
+    # paper, Table II: MMGT beats AnimateAnyone on face FID (2.96 < 3.11) and video PSNR (32.62 > 32.51)
+    runs = {"animate-anyone": run_with({("face", "fid"): 5.0, ("full", "psnr"): 20.0}),
+            "mmgt-gt-pose": run_with({("face", "fid"): 4.0, ("full", "psnr"): 19.0}),
+            "still": run_with({("face", "fid"): 1.0, ("full", "psnr"): 99.0})}  # not a paper row: ignored
+    rows = {r[0]: r[1:] for r in ordering("table2", runs)}
+    assert rows["face FID"] == ["mmgt-gt-pose > animate-anyone", "mmgt-gt-pose > animate-anyone", "yes"]
+    assert rows["video PSNR"] == ["mmgt-gt-pose > animate-anyone", "animate-anyone > mmgt-gt-pose", "no"]
+    assert set(rows) == {"face FID", "video PSNR"}
+    runs["animate-anyone"] = run_with({("face", "fid"): 5.0}, untrained=True)
+    assert ordering("table2", runs)[0][3].startswith("yes †")
 
 
 def test_stage1_report_rows_go_through_the_harness(tiny_split, tmp_path):
