@@ -28,7 +28,8 @@ class AnimateAnyone(Stage2Video):
 
     @cached_property
     def pipeline(self) -> Stage2Pipeline:
-        return Stage2Pipeline.from_folder(self.checkpoint, self.config.device)
+        return Stage2Pipeline.from_folder(self.checkpoint, self.config.device, **self.inference_overrides())
 
     def render(self, cond: Conditions, poses: np.ndarray) -> np.ndarray:
-        return self.to_clip_size(self.pipeline(cond.ref_image, poses, seed=self.config.seed), cond)
+        frames = self.pipeline(cond.ref_image, poses, seed=self.config.seed, progress=self.config.progress)
+        return self.to_clip_size(frames, cond)

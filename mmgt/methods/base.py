@@ -29,7 +29,9 @@ class MethodConfig:
     """What builds a method: model size, trained weights, device and sampling seed.
 
     ``checkpoint`` is the method's main model (None: the method's default location);
-    ``pose_checkpoint`` the pose source's model in a composed two-stage row.
+    ``pose_checkpoint`` the pose source's model in a composed two-stage row; ``steps`` the denoising
+    steps of a stage-2 video model (None: its preset's); ``progress`` shows per-stage progress bars
+    (not part of the provenance: it does not change outputs).
     """
 
     preset: str = "tiny"
@@ -37,9 +39,11 @@ class MethodConfig:
     pose_checkpoint: Path | None = None
     device: str = "cpu"
     seed: int = 0
+    steps: int | None = None
+    progress: bool = False
 
     def to_dict(self) -> dict:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items() if k != "progress"}
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ class MMGTVideo(Stage2Video):
 
     @cached_property
     def pipeline(self) -> MMGTPipeline:
-        pipe = MMGTPipeline.from_folder(self.checkpoint, self.config.device)
+        pipe = MMGTPipeline.from_folder(self.checkpoint, self.config.device, **self.inference_overrides())
         trained = asdict(pipe.model.audio_cfg)
         for override in self.settings:
             key, _, value = override.partition("=")
@@ -67,7 +67,7 @@ class MMGTVideo(Stage2Video):
 
     def render(self, cond: Conditions, poses: np.ndarray) -> np.ndarray:
         frames = self.pipeline(cond.ref_image, poses, self.audio_features(cond, len(poses)), self.masks(cond, poses),
-                               seed=self.config.seed)
+                               seed=self.config.seed, progress=self.config.progress)
         return self.to_clip_size(frames, cond)
 
 

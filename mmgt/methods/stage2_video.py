@@ -33,6 +33,10 @@ class Stage2Video(VideoGenerator):
     def run_name(self) -> str:
         return self.config.preset
 
+    def inference_overrides(self) -> dict:
+        """Inference settings the config replaces in the model's own (``steps``)."""
+        return {} if self.config.steps is None else {"steps": self.config.steps}
+
     @staticmethod
     def to_clip_size(frames: np.ndarray, cond: Conditions) -> np.ndarray:
         """Generated frames at the clip's frame size."""
