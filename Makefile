@@ -12,7 +12,7 @@ DATA   ?= data/synth
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv lock test test-slow test-all data reproduce-table1 reproduce-table2 reproduce-table3 \
-        bench bench-eval bench-stage1 report-stage1 stage1-models train-stage2 train-mmgt sanity gesture-encoder clean
+        bench bench-eval bench-stage1 bench-stage2 bench-generate report-stage1 stage1-models train-stage2 train-mmgt sanity gesture-encoder clean
 
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -55,13 +55,19 @@ reproduce-table2: $(STAMP) $(DATA)/manifest.csv  ## Table II (pose-driven) -> re
 reproduce-table3: $(STAMP) $(DATA)/manifest.csv  ## Table III (ablations) -> results/table3/
 	$(VENV)/bin/mmgt reproduce table3 --data $(DATA) --allow-untrained-extractors
 
-bench: bench-eval bench-stage1  ## all benchmarks -> results/bench/
+bench: bench-eval bench-stage1 bench-stage2 bench-generate  ## all benchmarks -> results/bench/
 
 bench-eval: $(STAMP) $(DATA)/manifest.csv  ## evaluation throughput vs the reference tools
 	$(PY) -m mmgt.experiments.bench_eval --data $(DATA) --out results/bench
 
 bench-stage1: $(STAMP)  ## stage-1 generation speed and memory
 	$(PY) -m mmgt.experiments.bench_stage1 --out results/bench
+
+bench-stage2: $(STAMP) $(DATA)/manifest.csv  ## stage-2 video generation speed, memory and its parts
+	$(PY) -m mmgt.experiments.bench_stage2 --data $(DATA) --out results/bench
+
+bench-generate: $(STAMP) $(DATA)/manifest.csv  ## the whole `mmgt generate` pipeline (committed tiny checkpoints)
+	$(PY) -m mmgt.experiments.bench_generate --data $(DATA) --out results/bench
 
 train-stage2: $(STAMP) $(DATA)/manifest.csv  ## retrain the tiny stage-2 backbone (VAE, image step, video step) -> runs/stage2/tiny/
 	for step in vae image video; do $(VENV)/bin/mmgt train stage2 --preset tiny --step $$step --data $(DATA) || exit 1; done

@@ -1,0 +1,114 @@
+"""``make bench-generate``: the whole two-stage pipeline of ``mmgt generate`` (stage 1, masks, stage 2,
+decode, mux), seconds per generated second of video and peak memory, with where the time goes.
+
+Each case runs ``mmgt generate``'s code (:func:`mmgt.cli.generate.generate_video`) in a fresh
+subprocess on the first test clip of ``--data`` (its 3.2 s of speech and its reference image, the
+reference pose from its keypoints) with the method's default checkpoints: the committed tiny ones
+(or ``runs/``, where training writes them). Model loading is timed apart from generation.
+
+    python -m mmgt.experiments.bench_generate --data data/synth --out results/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from mmgt.experiments.timing import Stopwatch
+from mmgt.provenance import git_info
+from mmgt.video_io import atomic_path
+
+METHODS = ("mmgt", "edge+animate-anyone", "edge+hallo")
+
+
+def time_case(method: str, preset: str, threads: int, data: Path, device: str = "cpu") -> dict:
+    """One generation in this process (call it in a fresh process for a clean peak memory)."""
+    import mmgt.methods.mmgt_video as mmgt_video
+    import mmgt.stage1.outputs as outputs
+    import mmgt.video_io as video_io
+    from mmgt.cli.generate import GenerateRequest, generate_video
+    from mmgt.data.layout import Split
+    from mmgt.stage1.generate import PoseGenerator
+    from mmgt.stage2.model import Stage2Model
+
+    torch.set_num_threads(threads)
+    load = os.getloadavg()[0]
+    clip = Split(data).clips("test")[0]
+    watch = Stopwatch()
+    targets = [
+        (PoseGenerator, "from_file", "load_stage1"), (PoseGenerator, "generate", "stage1_poses"),
+        (outputs, "write_outputs", "pose_and_mask_videos"), (mmgt_video, "branch_masks", "stage2_masks"),
+        (mmgt_video.MMGTVideo, "audio_features", "stage2_audio_features"),
+        (Stage2Model, "reference", "stage2_reference_net"), (Stage2Model, "denoise", "stage2_denoiser"),
+        (Stage2Model, "decode_latents", "stage2_vae_decode"), (video_io, "write_video", "mux_video"),
+    ]
+    with tempfile.TemporaryDirectory() as tmp, watch.wrapping(targets):
+        req = GenerateRequest(audio=clip.audio_path, image=clip.ref_path, out=Path(tmp) / "out", method=method, preset=preset,
+                              keypoints=clip.dir / "keypoints.npy", device=device, progress=False)
+        start = time.perf_counter()
+        files = generate_video(req, say=lambda _: None)
+        total = time.perf_counter() - start
+        record = json.loads(files["method"].read_text())
+    seconds = record["frames"] / clip.record.fps
+    return {
+        "method": method, "preset": preset, "threads": threads, "device": device, "frames": record["frames"],
+        "video_seconds": seconds, "seconds_total": round(total, 2), "seconds_per_video_second": round(total / seconds, 2),
+        "parts": watch.report(),
+        "checkpoints": {k: record["provenance"][k].get("checkpoint") for k in ("pose_source", "video") if k in record["provenance"]},
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load_average_1min_at_start": round(load, 2),
+    }
+
+
+def run_isolated(args: list[str]) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "mmgt.experiments.bench_generate", *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"case {args} failed")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("data/synth"))
+    parser.add_argument("--out", type=Path, default=Path("results/bench"))
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--threads", default="2", help="comma-separated torch thread counts")
+    parser.add_argument("--case", nargs=4, metavar=("METHOD", "PRESET", "THREADS", "DEVICE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.case:
+        method, preset, threads, device = args.case
+        print(json.dumps(time_case(method, preset, int(threads), args.data, device)))
+        return
+    cases = []
+    for method in args.methods.split(","):
+        for threads in args.threads.split(","):
+            r = run_isolated(["--case", method, "tiny", threads, "cpu", "--data", str(args.data)])
+            print(f"{method:20s} tiny cpu threads={threads}: {r['seconds_per_video_second']:.1f} s per video second, "
+                  f"peak {r['peak_rss_mib']:.0f} MiB (load {r['load_average_1min_at_start']})", file=sys.stderr)
+            cases.append(r)
+    report = {
+        "benchmark": "mmgt generate, whole pipeline: 3.2 s of speech + one image -> mp4 with the speech muxed",
+        "weights": "the methods' default tiny checkpoints (trained; committed under checkpoints/ or in runs/)",
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__},
+        "code": git_info(),
+        "data": str(args.data),
+        "cases": cases,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(args.out / "generate.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+    print(args.out / "generate.json")
+
+
+if __name__ == "__main__":
+    main()
