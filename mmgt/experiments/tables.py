@@ -2,7 +2,8 @@
 table layout with our measured rows next to the paper's printed rows.
 
 Generated videos go to ``runs/`` (git-ignored); what people read goes to ``results/<table>/``:
-``<table>.md`` (the table with its provenance header), ``<table>.csv`` (long format) and
+``<table>.md`` (the table with its provenance header), ``<table>.csv`` (long format),
+``<table>_frames.png`` (a few frames of the first test clip, one row per method) and
 ``runs/<method>.json`` (each method's full results file).
 """
 
@@ -21,6 +22,7 @@ from eval.table import ADDED_NOTE, TABLE_COLUMNS, column_headers, format_value
 from mmgt.data.layout import Split
 from mmgt.methods import Method, MethodConfig, build_method, run_method
 from mmgt.provenance import ROOT
+from mmgt.video_io import atomic_path
 
 PAPER_TABLES = ROOT / "results" / "paper" / "paper_tables.csv"
 TABLES = {
@@ -177,6 +179,38 @@ def long_rows(runs: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+STRIP_FRAMES = (0, 20, 40, 60, 79)
+
+
+def frame_strip(pred_dirs: dict[str, Path], clip_id: str, out: Path, size: int = 96) -> Path:
+    """A PNG of a few frames of one test clip per method (rows), to see what the numbers describe."""
+    import cv2
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mmgt.video_io import read_video
+
+    rows = {m: read_video(d / clip_id / "video.mp4") for m, d in pred_dirs.items()}
+    cols = [i for i in STRIP_FRAMES if all(i < len(v) for v in rows.values())]
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(1.1 * len(cols) + 1.2, 1.1 * len(rows)), squeeze=False)
+    for r, (method, video) in enumerate(rows.items()):
+        for c, i in enumerate(cols):
+            ax = axes[r][c]
+            ax.imshow(cv2.resize(video[i], (size, size), interpolation=cv2.INTER_AREA))
+            ax.set_xticks([]), ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"frame {i}", fontsize=7)
+        axes[r][0].set_ylabel(method, fontsize=7, rotation=0, ha="right", va="center")
+    fig.suptitle(f"{clip_id} (embedded synthetic split)", fontsize=8)
+    fig.tight_layout()
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    return out
+
+
 def reproduce(cfg: TableConfig) -> Path:
     """Run, evaluate and render one table; returns the markdown file."""
     from eval.gesture_cache import encoder_for_split
@@ -186,14 +220,15 @@ def reproduce(cfg: TableConfig) -> Path:
     encoder = encoder_for_split(cfg.data)
     out_dir = cfg.results / cfg.table
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
-    runs = {}
+    runs, pred_dirs = {}, {}
     for name in cfg.methods:
         method = build_method(name, cfg.method_config)
-        pred_dir = run_method(method, clips, cfg.runs / cfg.table / name, replace=True)
+        pred_dir = pred_dirs[name] = run_method(method, clips, cfg.runs / cfg.table / name, replace=True)
         run_dir = evaluate_method(cfg, method, pred_dir, encoder)
         shutil.copyfile(run_dir / "results.json", out_dir / "runs" / f"{name}.json")
         runs[name] = load_results(run_dir)
     md = out_dir / f"{cfg.table}.md"
     md.write_text(render(cfg, runs))
     long_rows(runs).to_csv(out_dir / f"{cfg.table}.csv", index=False)
+    frame_strip(pred_dirs, clips[0].clip_id, out_dir / f"{cfg.table}_frames.png")
     return md

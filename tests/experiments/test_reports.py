@@ -20,6 +20,7 @@ def test_table_renders_measured_rows_beside_the_paper(tiny_split, tmp_path):
     gt = json.loads((tmp_path / "results" / "table1" / "runs" / "gt.json").read_text())
     assert gt["metrics"]["full"]["psnr"]["value"] == 100.0 and gt["method"]["driven_by"] == "ground-truth"
     assert "No column has two of the paper's methods measured by us." in text
+    assert (tmp_path / "results" / "table1" / "table1_frames.png").stat().st_size > 1000
 
 
 def test_paper_rows_map_to_registered_rows_and_sync_columns_are_unswapped():
