@@ -1,7 +1,9 @@
 """Benchmark tables: run each method on a split's test clips, evaluate, and render the paper's
 table layout with our measured rows next to the paper's printed rows.
 
-Generated videos go to ``runs/`` (git-ignored); what people read goes to ``results/<table>/``:
+Generated videos go to ``runs/methods/<row>/`` (git-ignored), shared by the tables: a row that two
+tables list (``mmgt`` in Tables I and III) is generated once, since the runner keeps the finished
+clips of the same method and configuration. What people read goes to ``results/<table>/``:
 ``<table>.md`` (the table with its provenance header), ``<table>.csv`` (long format),
 ``<table>_frames.png`` (a few frames of the first test clip, one row per method) and
 ``runs/<method>.json`` (each method's full results file).
@@ -223,7 +225,7 @@ def reproduce(cfg: TableConfig) -> Path:
     runs, pred_dirs = {}, {}
     for name in cfg.methods:
         method = build_method(name, cfg.method_config)
-        pred_dir = pred_dirs[name] = run_method(method, clips, cfg.runs / cfg.table / name, replace=True)
+        pred_dir = pred_dirs[name] = run_method(method, clips, cfg.runs / "methods" / name, replace=True)
         run_dir = evaluate_method(cfg, method, pred_dir, encoder)
         shutil.copyfile(run_dir / "results.json", out_dir / "runs" / f"{name}.json")
         runs[name] = load_results(run_dir)
