@@ -45,6 +45,7 @@ def stage2(
     init: Optional[Path] = typer.Option(None, help="Video step: the image-step model (default RUN/image/model)."),
     weights_dir: Optional[Path] = typer.Option(None, help="Pretrained weights cache (paper preset)."),
     steps: Optional[int] = typer.Option(None, help="Train this many steps instead of the preset's."),
+    cache_dir: Path = typer.Option(Path("cache/stage2"), help="Encoded train frames (shared by runs on the same VAE and split)."),
     resume: bool = typer.Option(True, help="Continue from the newest checkpoint in the run folder."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
@@ -67,7 +68,8 @@ def stage2(
     if vae is None and cfg.pretrained.vae is None:
         vae = run_dir / "vae"
     opts = RunOptions(data=str(data), out=str(run_dir), vae=str(vae) if vae else None, init=str(init) if init else None,
-                      weights_dir=str(weights_dir) if weights_dir else None, steps=steps, resume=resume, progress=progress)
+                      weights_dir=str(weights_dir) if weights_dir else None, steps=steps, cache_dir=str(cache_dir),
+                      resume=resume, progress=progress)
     model = train(cfg, opts, step)
     print(f"model: {model}\nloss curve: {model.parent / 'loss.png'}")
 
@@ -92,6 +94,7 @@ def stage2_audio(
     audio_encoder: Optional[Path] = typer.Option(None, help="wav2vec2-base-960h folder (paper preset; default: the weights cache)."),
     weights_dir: Optional[Path] = typer.Option(None, help="Pretrained weights cache (paper preset's motion adapter)."),
     steps: Optional[int] = typer.Option(None, help="Train this many steps instead of the preset's."),
+    cache_dir: Path = typer.Option(Path("cache/stage2"), help="Encoded train frames (shared by runs on the same VAE and split)."),
     resume: bool = typer.Option(True, help="Continue from the newest checkpoint in the run folder."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
@@ -109,7 +112,8 @@ def stage2_audio(
     audio = load_audio_config(preset, [*variants[variant], *audio_overrides])
     run_dir = out or Path("runs/stage2") / f"{cfg.name}-{variant}"
     opts = RunOptions(data=str(data), out=str(run_dir), init=str(init or Path("runs/stage2") / cfg.name / "image" / "model"),
-                      weights_dir=str(weights_dir) if weights_dir else None, steps=steps, resume=resume, progress=progress)
+                      weights_dir=str(weights_dir) if weights_dir else None, steps=steps, cache_dir=str(cache_dir),
+                      resume=resume, progress=progress)
     model = train_mmgt(cfg, audio, opts, str(audio_encoder) if audio_encoder else None)
     print(f"model: {model}\nloss curve: {model.parent / 'loss.png'}")
 

@@ -1,7 +1,8 @@
 """Stage-2 training data from a split: VAE latents of every frame, reference pixels, rendered poses.
 
-The VAE is frozen during stage-2 training, so every train frame is encoded once (cached in the run
-folder, keyed by the VAE's weights and the resolution). Pose frames are drawn by :mod:`mmgt.render`
+The VAE is frozen during stage-2 training, so every train frame is encoded once (cached, keyed by
+the VAE's weights, the resolution and the split's manifest, so the backbone and every MMGT variant
+trained on the same VAE share one encoding). Pose frames are drawn by :mod:`mmgt.render`
 from the keypoints, the renderer inference uses too.
 
 - image batch: a target frame and a reference frame of the same clip at least ``min_ref_distance``
@@ -55,8 +56,9 @@ class EncodedClips:
         return len(self.latents)
 
 
-def _vae_fingerprint(vae: torch.nn.Module, resolution: int) -> str:
+def _vae_fingerprint(vae: torch.nn.Module, resolution: int, root: str | Path) -> str:
     digest = hashlib.sha256(str(resolution).encode())
+    digest.update((Path(root) / "manifest.csv").read_bytes())
     for name, value in sorted(vae.state_dict().items()):
         digest.update(name.encode())
         digest.update(value.detach().cpu().float().numpy().tobytes())
@@ -70,7 +72,7 @@ def encode_split(model, root: str | Path, split: str = "train", cache: Path | No
     from tqdm import tqdm
 
     resolution, size = model.cfg.resolution, model.image_encoder.config.image_size
-    key = _vae_fingerprint(model.vae, resolution)
+    key = _vae_fingerprint(model.vae, resolution, root)
     cached = cache / f"latents-{split}-{key}.pt" if cache is not None else None
     if cached is not None and cached.is_file():
         return EncodedClips(**torch.load(cached, weights_only=False))

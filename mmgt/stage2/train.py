@@ -49,6 +49,7 @@ class RunOptions:
     init: str | None = None  # video step: the image-step model folder (default OUT/image/model)
     weights_dir: str | None = None  # pretrained weights cache (paper preset)
     steps: int | None = None  # override the preset's step count (short verification runs)
+    cache_dir: str = "cache/stage2"  # encoded train frames, shared by runs on the same VAE and split
     resume: bool = True
     progress: bool = True
 
@@ -118,7 +119,7 @@ class Recipe:
         return trainable(model, step)
 
     def data(self, model: Stage2Model, opts: RunOptions, progress: bool):
-        return encode_split(model, opts.data, "train", cache=Path(opts.out) / "cache", progress=progress)
+        return encode_split(model, opts.data, "train", cache=Path(opts.cache_dir), progress=progress)
 
     def batch(self, data, rng: np.random.Generator, cfg: Stage2Config, step_cfg) -> Batch:
         return sample_batch(data, rng, step_cfg.batch_size, step_cfg.frames, cfg.resolution, cfg.train.min_ref_distance)

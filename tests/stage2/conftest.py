@@ -33,5 +33,6 @@ def trained(small_cfg: Stage2Config, tiny_split: Path, tmp_path_factory: pytest.
 
     out = tmp_path_factory.mktemp("stage2_run")
     train_vae(small_cfg, tiny_split, out / "vae", progress=False)
-    opts = RunOptions(data=str(tiny_split), out=str(out), vae=str(out / "vae"), steps=2, progress=False)
+    opts = RunOptions(data=str(tiny_split), out=str(out), vae=str(out / "vae"), steps=2, progress=False,
+                      cache_dir=str(out / "cache"))
     return {"vae": out / "vae", "image": train(small_cfg, opts, "image"), "video": train(small_cfg, opts, "video"), "run": out}

@@ -21,7 +21,8 @@ def test_two_process_launch_trains_and_checkpoints_every_rank(trained, tiny_spli
     # accelerate 1.x: `--cpu` always starts one process; `--multi_gpu` on a CPU-only host runs gloo over N processes
     cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
            "--dynamo_backend", "no", "-m", "mmgt.cli", "train", "stage2", "--step", "image", "--data", str(tiny_split),
-           "--out", str(tmp_path), "--vae", str(trained["vae"]), "--steps", "1", "--no-progress", *sets]
+           "--out", str(tmp_path), "--vae", str(trained["vae"]), "--steps", "1", "--no-progress",
+           "--cache-dir", str(tmp_path / "cache"), *sets]
     env = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

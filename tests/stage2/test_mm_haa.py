@@ -224,7 +224,8 @@ def test_video_step_trains_motion_and_audio_modules_from_the_image_model(small_c
     from mmgt.stage2.mmgt_train import train_mmgt
     from mmgt.stage2.train import RunOptions
 
-    opts = RunOptions(data=str(tiny_split), out=str(tmp_path), init=str(trained["image"]), steps=2, progress=False)
+    opts = RunOptions(data=str(tiny_split), out=str(tmp_path), init=str(trained["image"]), steps=2, progress=False,
+                      cache_dir=str(trained["run"] / "cache"))
     cfg = replace(small_cfg, train=replace(small_cfg.train, video=replace(small_cfg.train.video, frames=4, lr=1e-2)))
     folder = train_mmgt(cfg, replace(TINY_AUDIO, masks="still"), opts)
     model, _, meta = load_mmgt(folder)

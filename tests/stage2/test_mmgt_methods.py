@@ -115,7 +115,8 @@ def test_cli_trains_a_variant_that_its_row_loads(trained, tiny_split, tmp_path):
     sets = [a for s in (*SMALL, "train.video.frames=4") for a in ("--set", s)]
     out = tmp_path / "hallo"
     result = CliRunner().invoke(app, ["stage2-audio", "--variant", "hallo", "--data", str(tiny_split), "--init",
-                                      str(trained["image"]), "--out", str(out), "--steps", "1", "--no-progress", *sets])
+                                      str(trained["image"]), "--out", str(out), "--steps", "1", "--no-progress",
+                                      "--cache-dir", str(tmp_path / "cache"), *sets])
     assert result.exit_code == 0, result.output
     hallo = HalloVideo(MethodConfig(checkpoint=out / "video" / "model"))
     assert hallo.pipeline.model.audio_cfg.placement == "all" and hallo.pipeline.model.video

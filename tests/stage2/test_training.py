@@ -84,7 +84,8 @@ def test_a_checkpoint_with_another_scheduler_is_refused(trained, tmp_path):
 def test_runs_resume_log_and_plot(small_cfg, trained, tiny_split):
     image = trained["run"] / "image"
     assert (image / "loss.png").is_file() and (image / "checkpoints" / "step-000002").is_dir()
-    opts = RunOptions(data=str(tiny_split), out=str(trained["run"]), vae=str(trained["vae"]), steps=3, progress=False)
+    opts = RunOptions(data=str(tiny_split), out=str(trained["run"]), vae=str(trained["vae"]), steps=3, progress=False,
+                      cache_dir=str(trained["run"] / "cache"))
     train(small_cfg, opts, "video")  # resumes from step 2: one more step
     assert json.loads((trained["run"] / "video" / "model" / "stage2.json").read_text())["step"] == 3
     rows = (trained["run"] / "video" / "losses.csv").read_text().splitlines()
@@ -95,4 +96,4 @@ def test_runs_resume_log_and_plot(small_cfg, trained, tiny_split):
 
 def test_the_tiny_preset_needs_a_trained_vae(small_cfg, tiny_split, tmp_path):
     with pytest.raises(MMGTError, match="VAE"):
-        train(small_cfg, RunOptions(data=str(tiny_split), out=str(tmp_path), steps=1, progress=False), "image")
+        train(small_cfg, RunOptions(data=str(tiny_split), out=str(tmp_path), steps=1, progress=False, cache_dir=str(tmp_path)), "image")
