@@ -3,13 +3,16 @@
 ``checkpoints/manifest.json`` lists every committed file: its sha256, size and the make target that
 retrains it. A method's default model is the committed one when present (so `make reproduce-table1`
 needs no training), else its ``runs/`` folder; a committed file whose hash differs is refused with one
-line. ``python -m mmgt.checkpoints add RUN_DIR --name NAME --make TARGET [--fp16]`` copies a trained run in.
+line. ``python -m mmgt.checkpoints add RUN_DIR --name NAME --make TARGET [--fp16]`` copies a trained run in;
+a weights file whose bytes are committed already (an MMGT variant's frozen VAE, ReferenceNet, image
+encoder and PoseGuider are the backbone's) becomes a relative symlink to them, so it is stored once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from mmgt.video_io import atomic_path
 from mmgt.weights import sha256_file
 
 CHECKPOINTS = ROOT / "checkpoints"
+SHARE_ABOVE = 64 * 1024  # a file this large whose bytes are committed already becomes a relative symlink to them
 MANIFEST = CHECKPOINTS / "manifest.json"
 
 
@@ -75,6 +79,7 @@ def add(source: Path, name: str, make: str, patterns: tuple[str, ...] = ("*",), 
     if target.exists():
         shutil.rmtree(target)
     commit = git_info()["commit"]
+    by_hash = {e["sha256"]: rel for rel, e in entries.items() if "same_as" not in e}
     copied = []
     for f in files:
         dest = target / f.relative_to(source)
@@ -83,8 +88,15 @@ def add(source: Path, name: str, make: str, patterns: tuple[str, ...] = ("*",), 
             half_precision(f, dest)
         else:
             shutil.copyfile(f, dest)
-        entries[dest.relative_to(CHECKPOINTS).as_posix()] = {"sha256": sha256_file(dest), "bytes": dest.stat().st_size,
-                                                            "make": make, "commit": commit}
+        rel, sha = dest.relative_to(CHECKPOINTS).as_posix(), sha256_file(dest)
+        entry = {"sha256": sha, "bytes": dest.stat().st_size, "make": make, "commit": commit}
+        if sha in by_hash and dest.stat().st_size > SHARE_ABOVE:  # the same bytes are committed already: link to them
+            dest.unlink()
+            dest.symlink_to(os.path.relpath(CHECKPOINTS / by_hash[sha], dest.parent))
+            entry["same_as"] = by_hash[sha]
+        else:
+            by_hash.setdefault(sha, rel)
+        entries[rel] = entry
         copied.append(dest)
     with atomic_path(MANIFEST) as tmp:
         tmp.write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")

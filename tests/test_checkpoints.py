@@ -61,3 +61,22 @@ def test_fp16_copy_keeps_folders_metadata_and_values(tmp_path, monkeypatch):
     with safe_open(str(out), "pt") as f:
         assert f.metadata() == {"format": "demo"}
     assert C.committed("demo/fp16") == C.CHECKPOINTS / "demo" / "fp16"
+
+
+def test_identical_weights_are_committed_once_as_a_relative_link(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(C, "CHECKPOINTS", tmp_path / "checkpoints")
+    monkeypatch.setattr(C, "MANIFEST", tmp_path / "checkpoints" / "manifest.json")
+    frozen, big = os.urandom(C.SHARE_ABOVE + 1), os.urandom(C.SHARE_ABOVE + 1)
+    for run, trained in (("base", b"a" * 10), ("variant", big)):
+        (tmp_path / run / "vae").mkdir(parents=True)
+        (tmp_path / run / "vae" / "w.safetensors").write_bytes(frozen)
+        (tmp_path / run / "unet.safetensors").write_bytes(trained)
+    C.add(tmp_path / "base", "s/base", "train-a", ("**/*",))
+    C.add(tmp_path / "variant", "s/variant", "train-b", ("**/*",))
+    link = C.CHECKPOINTS / "s" / "variant" / "vae" / "w.safetensors"
+    assert link.is_symlink() and os.readlink(link) == "../../base/vae/w.safetensors" and link.read_bytes() == frozen
+    assert C.manifest()["s/variant/vae/w.safetensors"]["same_as"] == "s/base/vae/w.safetensors"
+    assert not (C.CHECKPOINTS / "s" / "variant" / "unet.safetensors").is_symlink()
+    assert C.committed("s/variant") == C.CHECKPOINTS / "s" / "variant"  # verified through the link
