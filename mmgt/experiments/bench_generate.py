@@ -14,9 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,9 +21,8 @@ from pathlib import Path
 
 import torch
 
+from mmgt.experiments.bench_common import peak_rss_mib, run_isolated, summary, write_report
 from mmgt.experiments.timing import Stopwatch
-from mmgt.provenance import git_info
-from mmgt.video_io import atomic_path
 
 METHODS = ("mmgt", "edge+animate-anyone", "edge+hallo")
 
@@ -65,16 +61,9 @@ def time_case(method: str, preset: str, threads: int, data: Path, device: str = 
         "video_seconds": seconds, "seconds_total": round(total, 2), "seconds_per_video_second": round(total / seconds, 2),
         "parts": watch.report(),
         "checkpoints": {k: record["provenance"][k].get("checkpoint") for k in ("pose_source", "video") if k in record["provenance"]},
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": peak_rss_mib(),
         "load_average_1min_at_start": round(load, 2),
     }
-
-
-def run_isolated(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "mmgt.experiments.bench_generate", *args], capture_output=True, text=True)
-    if proc.returncode:
-        raise SystemExit(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"case {args} failed")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -92,22 +81,15 @@ def main(argv: list[str] | None = None) -> None:
     cases = []
     for method in args.methods.split(","):
         for threads in args.threads.split(","):
-            r = run_isolated(["--case", method, "tiny", threads, "cpu", "--data", str(args.data)])
-            print(f"{method:20s} tiny cpu threads={threads}: {r['seconds_per_video_second']:.1f} s per video second, "
-                  f"peak {r['peak_rss_mib']:.0f} MiB (load {r['load_average_1min_at_start']})", file=sys.stderr)
+            r = run_isolated("mmgt.experiments.bench_generate", ["--case", method, "tiny", threads, "cpu", "--data", str(args.data)])
+            print(summary(r, f"{method:20s} tiny cpu threads={threads}"), file=sys.stderr)
             cases.append(r)
-    report = {
+    write_report(args.out, "generate.json", {
         "benchmark": "mmgt generate, whole pipeline: 3.2 s of speech + one image -> mp4 with the speech muxed",
         "weights": "the methods' default tiny checkpoints (trained; committed under checkpoints/ or in runs/)",
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__},
-        "code": git_info(),
         "data": str(args.data),
         "cases": cases,
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / "generate.json") as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-    print(args.out / "generate.json")
+    })
 
 
 if __name__ == "__main__":

@@ -21,9 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mmgt.experiments import bench_common
 from mmgt.flops import gemm_gflops, gflop
-from mmgt.provenance import git_info
-from mmgt.video_io import SAMPLE_RATE, atomic_path
+from mmgt.video_io import SAMPLE_RATE
 
 REAL_TIME_S = 3.2
 PRESETS = ("paper", "tiny", "edge-paper", "edge-tiny")
@@ -74,7 +71,7 @@ def time_case(preset: str, threads: int, precision: str, repeats: int) -> dict:
         "gflop_per_window": round(work, 1),
         "achieved_gflops": round(work / seconds, 1),
         "real_time_factor": round(seconds / REAL_TIME_S, 3), "faster_than_real_time": seconds < REAL_TIME_S,
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": bench_common.peak_rss_mib(),
         "load_average_1min_at_start": round(load, 2),
     }
 
@@ -93,8 +90,7 @@ def time_features(threads: int) -> dict:
 
 def run_isolated(args: list[str]) -> dict:
     """Run one case in a fresh interpreter and parse its JSON line."""
-    proc = subprocess.run([sys.executable, "-m", "mmgt.experiments.bench_stage1", *args], capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return bench_common.run_isolated("mmgt.experiments.bench_stage1", args)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -128,18 +124,13 @@ def main(argv: list[str] | None = None) -> None:
     report = {
         "benchmark": "stage-1 pose generation, one 80-frame (3.2 s) window, DDIM with classifier-free guidance",
         "weights": "random init of each preset's architecture (timing only)",
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__},
-        "code": git_info(),
         "cases": cases,
         "features": run_isolated(["--features", "1"]),
         "gemm_gflops": {t: run_isolated(["--gemm", t]) for t in args.threads.split(",")},
     }
     for case in cases:  # the least time the same arithmetic could take on this CPU
         case["floor_seconds"] = round(case["gflop_per_window"] / report["gemm_gflops"][str(case["threads"])], 2)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / "stage1.json") as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-    print(args.out / "stage1.json")
+    bench_common.write_report(args.out, "stage1.json", report)
 
 
 if __name__ == "__main__":

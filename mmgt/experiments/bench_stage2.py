@@ -17,21 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from mmgt.experiments.bench_common import peak_rss_mib, run_isolated, summary, write_report
 from mmgt.experiments.timing import Stopwatch
-from mmgt.provenance import git_info
-from mmgt.video_io import SAMPLE_RATE, atomic_path
+from mmgt.video_io import SAMPLE_RATE
 
 MODELS = ("animate-anyone", "mmgt")
 
@@ -105,14 +101,9 @@ def time_case(model_name: str, preset: str, threads: int, data: Path, device: st
         "seconds_render": round(render, 2), "seconds_total": round(render + io, 2),
         "seconds_per_video_second": round((render + io) / video_seconds, 2),
         "parts": parts,
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": peak_rss_mib(),
         "load_average_1min_at_start": round(load, 2),
     }
-
-
-def run_isolated(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "mmgt.experiments.bench_stage2", *args], capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -132,23 +123,15 @@ def main(argv: list[str] | None = None) -> None:
     for preset, device in setups:
         for model in args.models.split(","):
             for threads in args.threads.split(","):
-                r = run_isolated(["--case", model, preset, threads, device, "--data", str(args.data)])
-                print(f"{model:15s} {preset} {device} threads={threads}: {r['seconds_per_video_second']:.1f} s per video second, "
-                      f"peak {r['peak_rss_mib']:.0f} MiB (load {r['load_average_1min_at_start']})", file=sys.stderr)
+                r = run_isolated("mmgt.experiments.bench_stage2", ["--case", model, preset, threads, device, "--data", str(args.data)])
+                print(summary(r, f"{model:15s} {preset} {device} threads={threads}"), file=sys.stderr)
                 cases.append(r)
-    report = {
+    write_report(args.out, "stage2.json", {
         "benchmark": "stage-2 video generation: one test clip (80 frames, 3.2 s) rendered and written with its audio",
         "weights": "random init of each preset's architecture (timing only)",
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__,
-                    "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
-        "code": git_info(),
         "data": str(args.data),
         "cases": cases,
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / "stage2.json") as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-    print(args.out / "stage2.json")
+    })
 
 
 if __name__ == "__main__":
