@@ -12,7 +12,7 @@ DATA   ?= data/synth
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv lock test test-slow test-all data reproduce-table1 reproduce-table2 reproduce-table3 \
-        bench bench-eval bench-stage1 bench-stage2 bench-generate report-stage1 stage1-models train-stage2 train-mmgt sanity gesture-encoder clean
+        bench bench-eval bench-stage1 bench-stage2 bench-generate bench-resume report-stage1 stage1-models train-stage2 train-mmgt checkpoints sanity gesture-encoder clean
 
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ reproduce-table2: $(STAMP) $(DATA)/manifest.csv  ## Table II (pose-driven) -> re
 reproduce-table3: $(STAMP) $(DATA)/manifest.csv  ## Table III (ablations) -> results/table3/
 	$(VENV)/bin/mmgt reproduce table3 --data $(DATA) --allow-untrained-extractors
 
-bench: bench-eval bench-stage1 bench-stage2 bench-generate  ## all benchmarks -> results/bench/
+bench: bench-eval bench-stage1 bench-stage2 bench-generate bench-resume  ## all benchmarks -> results/bench/
 
 bench-eval: $(STAMP) $(DATA)/manifest.csv  ## evaluation throughput vs the reference tools
 	$(PY) -m mmgt.experiments.bench_eval --data $(DATA) --out results/bench
@@ -66,14 +66,20 @@ bench-stage1: $(STAMP)  ## stage-1 generation speed and memory
 bench-stage2: $(STAMP) $(DATA)/manifest.csv  ## stage-2 video generation speed, memory and its parts
 	$(PY) -m mmgt.experiments.bench_stage2 --data $(DATA) --out results/bench
 
+bench-resume: $(STAMP) $(DATA)/manifest.csv  ## an all-metrics evaluation interrupted halfway, then rerun (values equal? time kept?)
+	$(PY) -m mmgt.experiments.bench_resume --data $(DATA) --out results/bench
+
 bench-generate: $(STAMP) $(DATA)/manifest.csv  ## the whole `mmgt generate` pipeline (committed tiny checkpoints)
 	$(PY) -m mmgt.experiments.bench_generate --data $(DATA) --out results/bench
 
 train-stage2: $(STAMP) $(DATA)/manifest.csv  ## retrain the tiny stage-2 backbone (VAE, image step, video step) -> runs/stage2/tiny/
 	for step in vae image video; do $(VENV)/bin/mmgt train stage2 --preset tiny --step $$step --data $(DATA) || exit 1; done
 
-train-mmgt: $(STAMP) $(DATA)/manifest.csv  ## MMGT stage 2, its Table III variants and Hallo-adapted (video step on runs/stage2/tiny/image) -> runs/stage2/tiny-<variant>/
-	for v in mmgt mmgt-still-mask mmgt-no-mask mmgt-no-audio hallo; do $(VENV)/bin/mmgt train stage2-audio --variant $$v --preset tiny --data $(DATA) || exit 1; done
+MMGT_VARIANTS := mmgt mmgt-still-mask mmgt-no-mask mmgt-no-audio hallo
+MMGT_JOBS     ?= 2
+train-mmgt: $(STAMP) $(DATA)/manifest.csv  ## MMGT stage 2, its Table III variants and Hallo-adapted (video step on runs/stage2/tiny/image) -> runs/stage2/tiny-<variant>/ (MMGT_JOBS at once)
+	@echo $(MMGT_VARIANTS) | tr ' ' '\n' | \
+	  xargs -P $(MMGT_JOBS) -I{} $(VENV)/bin/mmgt train stage2-audio --variant {} --preset tiny --data $(DATA) --no-progress
 
 report-stage1: $(STAMP) $(DATA)/manifest.csv stage1-models  ## SMGA vs EDGE vs still pose -> results/stage1/
 	$(PY) -m mmgt.experiments.stage1_report --data $(DATA) --out results/stage1
@@ -94,6 +100,15 @@ STAGE1_JOBS  ?= 2
 stage1-models: $(STAMP) $(DATA)/manifest.csv  ## train the stage-1 report's rows x seeds -> runs/stage1/<preset>[-seedN] (STAGE1_JOBS at once)
 	@for p in $(STAGE1_ROWS); do for s in $(STAGE1_SEEDS); do echo "$$p $$s"; done; done | \
 	  xargs -P $(STAGE1_JOBS) -L 1 sh -c '$(VENV)/bin/mmgt train stage1 --data $(DATA) --no-progress --preset $$0 --seed $$1'
+
+CKPT := $(PY) -m mmgt.checkpoints add
+checkpoints: $(STAMP)  ## copy the trained tiny runs into checkpoints/ (fp16, sha256 in manifest.json); commit them afterwards
+	for p in tiny edge-tiny tiny-no-face-loss; do \
+	  $(CKPT) runs/stage1/$$p --name stage1/$$p --pattern stage1.safetensors --fp16 --make stage1-models || exit 1; done
+	$(CKPT) runs/stage2/tiny/video/model --name stage2/tiny --fp16 --make train-stage2
+	for v in $(MMGT_VARIANTS); do \
+	  $(CKPT) runs/stage2/tiny-$$v/video/model --name stage2/tiny-$$v --fp16 --make train-mmgt || exit 1; done
+	$(CKPT) runs/mm_diffusion/tiny --name mm_diffusion/tiny --pattern mm_diffusion.json --pattern '*.safetensors' --make train-mm-diffusion
 
 train-mm-diffusion: $(STAMP) $(DATA)/manifest.csv  ## retrain the tiny MM-Diffusion models (base + SR, ~30 min on 2 cores)
 	$(VENV)/bin/mmgt train mm-diffusion --preset tiny --data $(DATA) --out runs/mm_diffusion/tiny --fp16 --no-resume
