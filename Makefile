@@ -79,7 +79,8 @@ MMGT_VARIANTS := mmgt mmgt-still-mask mmgt-no-mask mmgt-no-audio hallo
 MMGT_JOBS     ?= 2
 train-mmgt: $(STAMP) $(DATA)/manifest.csv  ## MMGT stage 2, its Table III variants and Hallo-adapted (video step on runs/stage2/tiny/image) -> runs/stage2/tiny-<variant>/ (MMGT_JOBS at once)
 	@echo $(MMGT_VARIANTS) | tr ' ' '\n' | \
-	  xargs -P $(MMGT_JOBS) -I{} $(VENV)/bin/mmgt train stage2-audio --variant {} --preset tiny --data $(DATA) --no-progress
+	  xargs -P $(MMGT_JOBS) -I{} $(VENV)/bin/mmgt train stage2-audio --variant {} --preset tiny --data $(DATA) --no-progress \
+	    --set train.threads=1
 
 report-stage1: $(STAMP) $(DATA)/manifest.csv stage1-models  ## SMGA vs EDGE vs still pose -> results/stage1/
 	$(PY) -m mmgt.experiments.stage1_report --data $(DATA) --out results/stage1
