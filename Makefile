@@ -75,7 +75,7 @@ bench-generate: $(STAMP) $(DATA)/manifest.csv  ## the whole `mmgt generate` pipe
 train-stage2: $(STAMP) $(DATA)/manifest.csv  ## retrain the tiny stage-2 backbone (VAE, image step, video step) -> runs/stage2/tiny/
 	for step in vae image video; do $(VENV)/bin/mmgt train stage2 --preset tiny --step $$step --data $(DATA) || exit 1; done
 
-MMGT_VARIANTS := mmgt mmgt-still-mask mmgt-no-mask mmgt-no-audio hallo
+MMGT_VARIANTS := mmgt hallo mmgt-still-mask mmgt-no-mask mmgt-no-audio
 MMGT_JOBS     ?= 2
 train-mmgt: $(STAMP) $(DATA)/manifest.csv  ## MMGT stage 2, its Table III variants and Hallo-adapted (video step on runs/stage2/tiny/image) -> runs/stage2/tiny-<variant>/ (MMGT_JOBS at once)
 	@echo $(MMGT_VARIANTS) | tr ' ' '\n' | \
