@@ -26,10 +26,16 @@ StepHook = Callable[[int, Tensor, Tensor], None]  # (t, video_t, audio_t) before
 
 
 def scheduler(cfg: DiffusionConfig) -> DDIMScheduler:
-    """Linear betas, epsilon prediction, no clipping; ``trailing`` DDIM times start at t = T - 1."""
+    """Linear betas, epsilon prediction; ``trailing`` DDIM times start at t = T - 1.
+
+    Each step clips its predicted x0 to [-1, 1], as the release samples (guided-diffusion's
+    ``clip_denoised=True``): near t = T, x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) multiplies the
+    eps error by 1 / sqrt(abar_T) ~ 150, and without the clip that error survives every later step
+    (a tiny model's samples end as noise of std ~9). Training's forward noising is unaffected.
+    """
     return DDIMScheduler(
         num_train_timesteps=cfg.train_steps, beta_start=cfg.beta_start, beta_end=cfg.beta_end, beta_schedule="linear",
-        prediction_type="epsilon", clip_sample=False, set_alpha_to_one=True, timestep_spacing="trailing",
+        prediction_type="epsilon", clip_sample=True, clip_sample_range=1.0, set_alpha_to_one=True, timestep_spacing="trailing",
     )
 
 

@@ -103,6 +103,25 @@ def test_sampling_is_deterministic_under_a_seed():
     assert not torch.equal(run(3), run(4))
 
 
+def test_each_step_clips_its_x0_prediction_so_eps_errors_cannot_compound():
+    """A model that always predicts eps = 0 makes x0 = x_t / sqrt(abar): ~150x the noise at t = T.
+    Clipped (the release's clip_denoised), every state stays a mix of [-1, 1] and unit noise."""
+    cfg = small_config()
+
+    class ZeroEps(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cfg, self.w = cfg.model, torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, video, audio, t):
+            return torch.zeros_like(video), torch.zeros_like(audio)
+
+    seen = []
+    video, _ = sample(ZeroEps(), cfg.diffusion, 2, torch.Generator().manual_seed(0),
+                      on_step=lambda t, v, a: seen.append(float(v.abs().max())))
+    assert video.abs().max() <= 1 + 1e-5 and max(seen[1:]) < 6
+
+
 def test_unconditional_sampling_generates_both_modalities():
     cfg = small_config()
     video, audio = sample(randomised(CoupledUNet(cfg.model)), cfg.diffusion, 1, torch.Generator().manual_seed(0))
