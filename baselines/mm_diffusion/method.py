@@ -52,6 +52,9 @@ class MMDiffusion(Method):
             frames = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
         return Generation(frames)
 
+    def missing_models(self) -> list[Path]:
+        return [] if (self.run / INDEX).is_file() else [self.run]
+
     def provenance(self) -> dict:
         index = read_index(self.run) if (self.run / INDEX).is_file() else None
         models = {k: {"sha256": v["sha256"], "step": v["step"]} for k, v in (index or {}).get("models", {}).items()}

@@ -25,12 +25,16 @@ def _command(table: str):
         allow_untrained: bool = typer.Option(
             TableConfig.allow_untrained, "--allow-untrained-extractors/--require-weights",
             help="Random-init extractors where weights are missing (every such value marked †), as mmgt-eval."),
+        skip_missing: bool = typer.Option(
+            TableConfig.skip_missing, "--skip-missing/--require-models",
+            help="Rows without a trained model are listed as not measured (default) or refused."),
         checkpoint: Optional[Path] = typer.Option(None, help="Video model checkpoint for a single generated row."),
         pose_checkpoint: Optional[Path] = typer.Option(None, help="Pose model checkpoint for a single two-stage row."),
     ) -> None:
         method_config = MethodConfig(preset=preset, checkpoint=checkpoint, pose_checkpoint=pose_checkpoint, device=device, seed=seed)
         cfg = TableConfig(table=table, data=data, methods=tuple(m for m in methods.split(",") if m), runs=runs,
-                          results=results, allow_untrained=allow_untrained, method_config=method_config)
+                          results=results, allow_untrained=allow_untrained, skip_missing=skip_missing,
+                          method_config=method_config)
         print(reproduce(cfg).read_text())
 
     command.__doc__ = f"Rebuild {table} under results/{table}/."

@@ -22,6 +22,7 @@ from eval.harness import EvalConfig
 from eval.results import UNTRAINED_MARK, load_results
 from eval.table import ADDED_NOTE, TABLE_COLUMNS, column_headers, format_value
 from mmgt.data.layout import Split
+from mmgt.errors import DataError
 from mmgt.methods import Method, MethodConfig, build_method, run_method
 from mmgt.provenance import ROOT
 from mmgt.video_io import atomic_path
@@ -55,6 +56,7 @@ class TableConfig:
     runs: Path = Path("runs")
     results: Path = Path("results")
     allow_untrained: bool = EvalConfig.allow_untrained  # one default with mmgt-eval; values marked when used
+    skip_missing: bool = True  # rows whose trained model is absent are listed as not measured (False: refuse)
     method_config: MethodConfig = field(default_factory=MethodConfig)
     eval_overrides: dict = field(default_factory=dict)
 
@@ -118,7 +120,7 @@ def ordering(table: str, runs: dict[str, dict]) -> list[list[str]]:
     return lines
 
 
-def render(cfg: TableConfig, runs: dict[str, dict]) -> str:
+def render(cfg: TableConfig, runs: dict[str, dict], missing: dict[str, list[Path]] | None = None) -> str:
     """The markdown table: provenance header, our rows, then the paper's rows."""
     split = Split(cfg.data)
     title = TABLES[cfg.table][1]
@@ -143,6 +145,10 @@ def render(cfg: TableConfig, runs: dict[str, dict]) -> str:
         "",
         "**Methods:** " + "; ".join(f"`{m}`: {res.get('method', {}).get('description', '')}" for m, res in runs.items()) + ".",
     ]
+    if missing:
+        lines += ["", "**Not measured (no trained model found):** " + "; ".join(
+            f"`{m}` ({', '.join(str(p) for p in paths)})" for m, paths in missing.items())
+            + ". Train them (`make help` lists the `train-*` targets) or restore their committed checkpoints."]
     if untrained:
         lines += ["", f"{UNTRAINED_MARK} **computed with a random-init extractor (real weights absent): "
                   f"NOT the real metric** — {', '.join(untrained)}."]
@@ -222,15 +228,21 @@ def reproduce(cfg: TableConfig) -> Path:
     encoder = encoder_for_split(cfg.data)
     out_dir = cfg.results / cfg.table
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
+    methods = {name: build_method(name, cfg.method_config) for name in cfg.methods}
+    missing = {name: m.missing_models() for name, m in methods.items() if m.missing_models()}
+    if missing and not cfg.skip_missing:
+        name, paths = next(iter(missing.items()))
+        raise DataError(paths[0], f"no trained model for the row {name!r}: train it or pass its checkpoint")
     runs, pred_dirs = {}, {}
-    for name in cfg.methods:
-        method = build_method(name, cfg.method_config)
+    for name, method in methods.items():
+        if name in missing:
+            continue
         pred_dir = pred_dirs[name] = run_method(method, clips, cfg.runs / "methods" / name, replace=True)
         run_dir = evaluate_method(cfg, method, pred_dir, encoder)
         shutil.copyfile(run_dir / "results.json", out_dir / "runs" / f"{name}.json")
         runs[name] = load_results(run_dir)
     md = out_dir / f"{cfg.table}.md"
-    md.write_text(render(cfg, runs))
+    md.write_text(render(cfg, runs, missing))
     long_rows(runs).to_csv(out_dir / f"{cfg.table}.csv", index=False)
     frame_strip(pred_dirs, clips[0].clip_id, out_dir / f"{cfg.table}_frames.png")
     return md

@@ -88,6 +88,10 @@ class Component(ABC):
         builds of the same method compare equal."""
         return {"name": self.name, "description": self.description, "config": self.config.to_dict()}
 
+    def missing_models(self) -> list[Path]:
+        """Trained model files or folders this component needs and cannot find (none: it can run)."""
+        return []
+
 
 class Method(Component):
     """A table row. ``driven_by`` decides which conditions the runner hands to :meth:`generate`."""

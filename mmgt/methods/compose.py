@@ -27,5 +27,8 @@ class Composed(Method):
         poses = self.pose_source.poses(cond)
         return Generation(self.video.render(cond, poses), poses)
 
+    def missing_models(self) -> list:
+        return self.pose_source.missing_models() + self.video.missing_models()
+
     def provenance(self) -> dict:
         return super().provenance() | {"pose_source": self.pose_source.provenance(), "video": self.video.provenance()}

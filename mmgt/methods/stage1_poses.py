@@ -44,6 +44,9 @@ class Stage1Poses(PoseSource):
         wav = cond.audio_path if cond.audio_path is not None else cond.audio
         return self.generator.generate(wav, cond.ref_pose, cond.size, n_frames=cond.n_frames, seed=self.config.seed)
 
+    def missing_models(self) -> list[Path]:
+        return [] if self.checkpoint.is_file() else [self.checkpoint]
+
     def provenance(self) -> dict:
         sha = sha256_file(self.checkpoint) if self.checkpoint.is_file() else None
         return super().provenance() | {"checkpoint": str(self.checkpoint), "checkpoint_sha256": sha}

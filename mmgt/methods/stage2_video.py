@@ -45,6 +45,9 @@ class Stage2Video(VideoGenerator):
             return frames
         return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames])
 
+    def missing_models(self) -> list[Path]:
+        return [] if (self.checkpoint / META).is_file() else [self.checkpoint]
+
     def provenance(self) -> dict:
         weights = sorted(self.checkpoint.glob("*/*.safetensors")) if self.checkpoint.is_dir() else []
         return super().provenance() | {

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
+from mmgt.errors import DataError
 from mmgt.experiments import stage1_report as R
 from mmgt.experiments.tables import DEFAULT_METHODS, PAPER_ROWS, TableConfig, ordering, paper_rows, paper_values, reproduce
 from mmgt.methods.reference import GroundTruthPoses, StillPoses
 
 
-def test_table_renders_measured_rows_beside_the_paper(tiny_split, tmp_path):
-    cfg = TableConfig(table="table1", data=tiny_split, methods=("gt", "still"), runs=tmp_path / "runs",
+def test_table_renders_measured_rows_beside_the_paper(tiny_split, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no trained models under ./runs
+    cfg = TableConfig(table="table1", data=tiny_split, methods=("gt", "still", "edge+animate-anyone"), runs=tmp_path / "runs",
                       results=tmp_path / "results", eval_overrides={"metrics": ("psnr", "ssim"), "progress": False})
+    with pytest.raises(DataError, match="no trained model for the row 'edge\\+animate-anyone'"):
+        reproduce(dataclasses.replace(cfg, skip_missing=False))
+    assert not (tmp_path / "runs" / "methods").exists()  # refused before generating anything
     text = reproduce(cfg).read_text()
+    assert "**Not measured (no trained model found):** `edge+animate-anyone` (" in text
+    assert "edge+animate-anyone (ours)" not in text
     assert "gt (ours)" in text and "still (ours)" in text and "(paper, PATS)" in text
     assert "Not comparable to the paper" in text and "random-init extractors refused" in text
     gt = json.loads((tmp_path / "results" / "table1" / "runs" / "gt.json").read_text())
