@@ -25,29 +25,24 @@ import numpy as np
 import typer
 
 from mmgt.errors import DataError, UsageError
+from mmgt.methods.base import MethodConfig
 
 METHOD_FILE = "method.json"
 
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    """One generation: inputs, the method (registered row + :class:`~mmgt.methods.base.MethodConfig` fields) and the output folder."""
+    """One generation: inputs, the method (a registered row built from ``config``) and the output folder."""
 
     audio: Path
     image: Path
     out: Path
     method: str = "mmgt"
-    preset: str = "tiny"
+    config: MethodConfig = MethodConfig(progress=True)
     keypoints: Path | None = None
     pose: Path | None = None
     extractor: str = "mediapipe"
-    checkpoint: Path | None = None
-    pose_checkpoint: Path | None = None
-    device: str = "cpu"
-    seed: int = 0
-    steps: int | None = None
     force: bool = False
-    progress: bool = True
 
 
 def driving_poses(path: Path, size: tuple[int, int], extractor: str) -> np.ndarray:
@@ -76,7 +71,7 @@ def claim(out: Path, force: bool) -> None:
 def generate_video(req: GenerateRequest, say=print) -> dict[str, Path]:
     """Run ``req`` and return the written files by name."""
     from mmgt.data.layout import read_image
-    from mmgt.methods import MethodConfig, build_method
+    from mmgt.methods import build_method
     from mmgt.methods.base import Conditions, Generation
     from mmgt.methods.compose import Composed
     from mmgt.methods.runner import check_generation
@@ -85,9 +80,7 @@ def generate_video(req: GenerateRequest, say=print) -> dict[str, Path]:
     from mmgt.stage1.outputs import reference_pose, write_outputs
     from mmgt.video_io import FPS, SAMPLE_RATE, atomic_path, read_audio, write_audio, write_video
 
-    config = MethodConfig(preset=req.preset, checkpoint=req.checkpoint, pose_checkpoint=req.pose_checkpoint,
-                          device=req.device, seed=req.seed, steps=req.steps, progress=req.progress)
-    method = build_method(req.method, config)
+    method = build_method(req.method, req.config)
     if method.driven_by == "ground-truth":
         raise UsageError("--method", f"{req.method!r} copies ground truth; it cannot generate from speech")
     if method.driven_by == "pose" and req.pose is None:
@@ -146,8 +139,9 @@ def generate(
     progress: bool = typer.Option(True, help="Progress bars per stage."),
 ) -> None:
     """Speech + one image -> a talking upper-body video (stage 1 poses and masks, then stage 2)."""
-    req = GenerateRequest(audio=audio, image=image, out=out, method=method, preset=preset, keypoints=keypoints, pose=pose,
-                          extractor=extractor, checkpoint=checkpoint, pose_checkpoint=pose_checkpoint, device=device,
-                          seed=seed, steps=steps, force=force, progress=progress)
+    config = MethodConfig(preset=preset, checkpoint=checkpoint, pose_checkpoint=pose_checkpoint, device=device, seed=seed,
+                          steps=steps, progress=progress)
+    req = GenerateRequest(audio=audio, image=image, out=out, method=method, config=config, keypoints=keypoints, pose=pose,
+                          extractor=extractor, force=force)
     for name, path in generate_video(req).items():
         print(f"{name}: {path}")

@@ -34,6 +34,7 @@ def time_case(method: str, preset: str, threads: int, data: Path, device: str = 
     import mmgt.video_io as video_io
     from mmgt.cli.generate import GenerateRequest, generate_video
     from mmgt.data.layout import Split
+    from mmgt.methods.base import MethodConfig
     from mmgt.stage1.generate import PoseGenerator
     from mmgt.stage2.model import Stage2Model
 
@@ -49,8 +50,8 @@ def time_case(method: str, preset: str, threads: int, data: Path, device: str = 
         (Stage2Model, "decode_latents", "stage2_vae_decode"), (video_io, "write_video", "mux_video"),
     ]
     with tempfile.TemporaryDirectory() as tmp, watch.wrapping(targets):
-        req = GenerateRequest(audio=clip.audio_path, image=clip.ref_path, out=Path(tmp) / "out", method=method, preset=preset,
-                              keypoints=clip.dir / "keypoints.npy", device=device, progress=False)
+        req = GenerateRequest(audio=clip.audio_path, image=clip.ref_path, out=Path(tmp) / "out", method=method,
+                              config=MethodConfig(preset=preset, device=device), keypoints=clip.dir / "keypoints.npy")
         start = time.perf_counter()
         files = generate_video(req, say=lambda _: None)
         total = time.perf_counter() - start

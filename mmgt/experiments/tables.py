@@ -229,7 +229,7 @@ def reproduce(cfg: TableConfig) -> Path:
     out_dir = cfg.results / cfg.table
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
     methods = {name: build_method(name, cfg.method_config) for name in cfg.methods}
-    missing = {name: m.missing_models() for name, m in methods.items() if m.missing_models()}
+    missing = {name: paths for name, m in methods.items() if (paths := m.missing_models())}
     if missing and not cfg.skip_missing:
         name, paths = next(iter(missing.items()))
         raise DataError(paths[0], f"no trained model for the row {name!r}: train it or pass its checkpoint")

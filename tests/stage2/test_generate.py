@@ -14,6 +14,7 @@ import torch
 from mmgt.cli.generate import GenerateRequest, generate_video
 from mmgt.data.layout import Split
 from mmgt.errors import DataError, UsageError
+from mmgt.methods.base import MethodConfig
 from mmgt.stage1.checkpoint import save_model
 from mmgt.stage1.config import load_config as stage1_config
 from mmgt.stage1.smga import SMGA
@@ -64,7 +65,7 @@ def frames_and_audio_seconds(video) -> tuple[int, float]:
 def test_generate_writes_a_video_as_long_as_the_speech(seconds, models, inputs, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # feature caches
     req = GenerateRequest(audio=inputs["speech"][seconds], image=inputs["image"], out=tmp_path / "out",
-                          keypoints=inputs["keypoints"], progress=False, **models)
+                          keypoints=inputs["keypoints"], config=MethodConfig(**models))
     files = generate_video(req, say=lambda _: None)
     assert {"video", "pose", "keypoints", "mask_lips", "method", "audio"} <= set(files)
     n, audio_seconds = frames_and_audio_seconds(files["video"])
@@ -91,7 +92,7 @@ def test_generate_cli_runs_as_a_script_for_long_speech_with_the_pose_extracted(m
 
 def test_pose_driven_rows_need_poses_covering_the_speech(models, inputs, tmp_path):
     base = dict(audio=inputs["speech"][7.0], image=inputs["image"], out=tmp_path / "out", method="mmgt-gt-pose",
-                checkpoint=models["checkpoint"], progress=False)
+                config=MethodConfig(checkpoint=models["checkpoint"]))
     with pytest.raises(UsageError, match="--pose"):
         generate_video(GenerateRequest(**base))
     with pytest.raises(DataError, match="has 80 pose frames; the speech needs 175"):
