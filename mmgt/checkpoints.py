@@ -23,7 +23,7 @@ from mmgt.provenance import ROOT, git_info
 from mmgt.video_io import atomic_path
 from mmgt.weights import sha256_file
 
-CHECKPOINTS = ROOT / "checkpoints"
+CHECKPOINTS = Path(os.environ.get("MMGT_CHECKPOINTS", ROOT / "checkpoints"))  # tests point it at an empty folder
 SHARE_ABOVE = 64 * 1024  # a file this large whose bytes are committed already becomes a relative symlink to them
 MANIFEST = CHECKPOINTS / "manifest.json"
 

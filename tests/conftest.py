@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 import torch
 
 torch.set_num_threads(1)
+
+# No test's outcome depends on which trained checkpoints are committed: methods (in-process and in
+# subprocesses) see an empty checkpoints folder; tests of the committed files read ROOT/checkpoints.
+os.environ["MMGT_CHECKPOINTS"] = tempfile.mkdtemp(prefix="mmgt-no-checkpoints-")
+atexit.register(os.rmdir, os.environ["MMGT_CHECKPOINTS"])
 
 
 @pytest.fixture(scope="session")
