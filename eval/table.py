@@ -38,10 +38,16 @@ ADDED_NOTE = ("* this project's additions, not in the MMGT paper: MediaPipe face
 ARROW = {"lower": "↓", "higher": "↑", "none": ""}
 
 
+UNSCORED = "n/a"  # computed, but nothing could be scored (the entry's "error" says why)
+
+
 def format_value(entry: dict | None) -> str:
-    """A metric value for a table cell; random-init extractor values carry the untrained mark."""
-    if entry is None or entry.get("value") is None:
+    """A metric value for a table cell; random-init extractor values carry the untrained mark; a metric
+    that ran but could score nothing reads ``n/a``; one not computed ``–``."""
+    if entry is None:
         return "–"
+    if entry.get("value") is None:
+        return UNSCORED if entry.get("error") else "–"
     v = entry["value"]
     text = f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
     if float(text) == 0:

@@ -20,7 +20,7 @@ from tabulate import tabulate
 
 from eval.harness import EvalConfig
 from eval.results import UNTRAINED_MARK, load_results
-from eval.table import ADDED_NOTE, TABLE_COLUMNS, column_headers, format_value
+from eval.table import ADDED_NOTE, TABLE_COLUMNS, UNSCORED, column_headers, format_value
 from mmgt.data.layout import Split
 from mmgt.errors import DataError
 from mmgt.methods import Method, MethodConfig, build_method, run_method
@@ -149,6 +149,12 @@ def render(cfg: TableConfig, runs: dict[str, dict], missing: dict[str, list[Path
         lines += ["", "**Not measured (no trained model found):** " + "; ".join(
             f"`{m}` ({', '.join(str(p) for p in paths)})" for m, paths in missing.items())
             + ". Train them (`make help` lists the `train-*` targets) or restore their committed checkpoints."]
+    unscored = [f"`{m}` {out}" + (f" (no face found in {e['n_no_face_pred']} of {e['n_frames']} generated frames)"
+                                  if e.get("n_no_face_pred") else "")
+                for m, res in runs.items() for _, _, reg, out in TABLE_COLUMNS
+                if (e := res["metrics"].get(reg, {}).get(out)) and e.get("value") is None and e.get("error")]
+    if unscored:
+        lines += ["", f"**{UNSCORED}:** computed, but no clip could be scored: " + "; ".join(unscored) + "."]
     if untrained:
         lines += ["", f"{UNTRAINED_MARK} **computed with a random-init extractor (real weights absent): "
                   f"NOT the real metric** — {', '.join(untrained)}."]

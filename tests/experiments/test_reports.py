@@ -9,7 +9,7 @@ import pytest
 
 from mmgt.errors import DataError
 from mmgt.experiments import stage1_report as R
-from mmgt.experiments.tables import DEFAULT_METHODS, PAPER_ROWS, TableConfig, ordering, paper_rows, paper_values, reproduce
+from mmgt.experiments.tables import DEFAULT_METHODS, PAPER_ROWS, TableConfig, ordering, paper_rows, paper_values, render, reproduce
 from mmgt.methods.reference import GroundTruthPoses, StillPoses
 
 
@@ -29,6 +29,13 @@ def test_table_renders_measured_rows_beside_the_paper(tiny_split, tmp_path, monk
     assert gt["metrics"]["full"]["psnr"]["value"] == 100.0 and gt["method"]["driven_by"] == "ground-truth"
     assert "No column has two of the paper's methods measured by us." in text
     assert (tmp_path / "results" / "table1" / "table1_frames.png").stat().st_size > 1000
+    # a metric that ran but scored nothing reads n/a, with the reason; one never computed reads –
+    gt["metrics"]["landmarks"] = {"mouth_lmd": {"value": None, "error": "mouth_lmd: no clip could be scored",
+                                                "n_frames": 80, "n_no_face_pred": 80, "direction": "lower"}}
+    rendered = render(cfg, {"faceless": gt})
+    faceless = next(line for line in rendered.splitlines() if line.startswith("| faceless (ours)"))
+    assert faceless.count("n/a") == 1 and "–" in faceless
+    assert "**n/a:** computed, but no clip could be scored: `faceless` mouth_lmd (no face found in 80 of 80 generated frames)." in rendered
 
 
 def test_paper_rows_map_to_registered_rows_and_sync_columns_are_unswapped():
