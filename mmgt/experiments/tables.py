@@ -120,6 +120,9 @@ def ordering(table: str, runs: dict[str, dict]) -> list[list[str]]:
     return lines
 
 
+SPARSE_POSE = 0.1  # pose err is flagged when the detector misses more than this share of the GT points
+
+
 def render(cfg: TableConfig, runs: dict[str, dict], missing: dict[str, list[Path]] | None = None) -> str:
     """The markdown table: provenance header, our rows, then the paper's rows."""
     split = Split(cfg.data)
@@ -155,6 +158,13 @@ def render(cfg: TableConfig, runs: dict[str, dict], missing: dict[str, list[Path
                 if (e := res["metrics"].get(reg, {}).get(out)) and e.get("value") is None and e.get("error")]
     if unscored:
         lines += ["", f"**{UNSCORED}:** computed, but no clip could be scored: " + "; ".join(unscored) + "."]
+    sparse = [f"`{m}` {(e['n_points'] - e['n_missed']) / e['n_points']:.0%}" for m, res in runs.items()
+              if (e := res["metrics"].get("landmarks", {}).get("pose_err")) and e.get("n_points")
+              and e["n_missed"] > SPARSE_POSE * e["n_points"]]
+    if sparse:
+        lines += ["", "**pose err** averages the points the holistic detector found in the generated video; PCK "
+                  "counts the others as misses. Share of GT points found: " + ", ".join(sparse)
+                  + ". Where it is low, read PCK, not pose err."]
     if untrained:
         lines += ["", f"{UNTRAINED_MARK} **computed with a random-init extractor (real weights absent): "
                   f"NOT the real metric** — {', '.join(untrained)}."]
