@@ -12,7 +12,7 @@ DATA   ?= data/synth
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv lock test test-slow test-all data reproduce-table1 reproduce-table2 reproduce-table3 \
-        bench bench-eval bench-stage1 bench-stage2 bench-generate bench-resume report-stage1 stage1-models train-stage2 train-mmgt checkpoints sanity gesture-encoder clean
+        bench bench-eval bench-stage1 bench-stage2 bench-generate bench-resume report-stage1 vae-ceiling stage1-models train-stage2 train-mmgt checkpoints sanity gesture-encoder clean
 
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ train-mmgt: $(STAMP) $(DATA)/manifest.csv  ## MMGT stage 2, its Table III varian
 
 report-stage1: $(STAMP) $(DATA)/manifest.csv stage1-models  ## SMGA vs EDGE vs still pose -> results/stage1/
 	$(PY) -m mmgt.experiments.stage1_report --data $(DATA) --out results/stage1
+
+vae-ceiling: $(STAMP) $(DATA)/manifest.csv  ## test clips through the tiny stage-2 VAE alone, scored -> results/stage2/vae_ceiling.{md,json}
+	$(PY) -m mmgt.experiments.vae_ceiling --data $(DATA) --out results/stage2
 
 sanity: $(STAMP) $(DATA)/manifest.csv  ## harness sanity (degraded GT) -> results/sanity/
 	$(PY) -m mmgt.experiments.sanity --data $(DATA) --out results/sanity --allow-untrained-extractors

@@ -35,12 +35,18 @@ def load_frames(root: str | Path, split: str, resolution: int, per_clip: int) ->
 
 
 @torch.no_grad()
+def reconstruct(vae: AutoencoderKL, images: torch.Tensor) -> torch.Tensor:
+    """``images`` in [-1, 1] encoded (posterior mean) and decoded, clamped to [-1, 1]."""
+    return vae.decode(vae.encode(images).latent_dist.mean).sample.clamp(-1, 1)
+
+
+@torch.no_grad()
 def reconstruction_psnr(vae: AutoencoderKL, images: torch.Tensor, batch: int = 8) -> float:
     """Mean PSNR (dB, 8-bit peak) of ``images`` in [-1, 1] through the VAE (posterior mean)."""
     values = []
     for i in range(0, len(images), batch):
         x = images[i:i + batch]
-        y = vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1, 1)
+        y = reconstruct(vae, x)
         mse = (((y - x) * 127.5).round() ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
         values.append(10 * torch.log10(255.0 ** 2 / mse))
     return float(torch.cat(values).mean())
