@@ -35,10 +35,12 @@ def evaluate(pred: Path, gt: Path, work: Path, interrupt_after: float | None = N
             proc.send_signal(signal.SIGINT)
     proc.wait()
     seconds = time.perf_counter() - start
-    results = work / "out" / "results.json"
+    runs = sorted((work / "out").glob("*/results.json"))  # each run writes its own folder under --out
     values = None
-    if proc.returncode == 0 and results.is_file():
-        metrics = json.loads(results.read_text())["metrics"]
+    if proc.returncode == 0:
+        if not runs:
+            raise SystemExit(f"mmgt-eval exited 0 but wrote no results.json under {work / 'out'}")
+        metrics = json.loads(runs[-1].read_text())["metrics"]
         values = {f"{r}/{o}": e["value"] for r, outs in metrics.items() for o, e in outs.items()}
     return seconds, proc.returncode, values
 
