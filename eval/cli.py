@@ -1,4 +1,4 @@
-"""mmgt-eval: score generated co-speech videos against ground truth under protocol v1.
+"""mmgt-eval: score generated co-speech videos against ground truth under the evaluation protocol (docs/PROTOCOL.md).
 
 \b
     mmgt-eval --pred runs/mmgt --gt data/synth              # every metric, both regions

@@ -79,7 +79,7 @@ def metric_names(config: EvalConfig) -> list[str]:
 
 
 class Evaluator:
-    """Runs protocol v1 over paired clips (one decode per clip; cached contributions)."""
+    """Runs the protocol over paired clips (one decode per clip; cached contributions)."""
 
     def __init__(self, config: EvalConfig, extractors: ExtractorSet | None = None):
         self.config = config
@@ -206,7 +206,7 @@ class Evaluator:
             return {}
         key = cache_key(
             kind="features", region=region, video=video_sha, track=track_id if region == "face" else None,
-            protocol=self.protocol.to_dict(), weights=self.extractors.fingerprint([m for m in ("fid", "fvd") if self._needs(m)]),
+            protocol=self.protocol.settings(), weights=self.extractors.fingerprint([m for m in ("fid", "fvd") if self._needs(m)]),
         )
         cached = self.cache.get(key)
         if cached is not None and set(wanted) <= set(cached):

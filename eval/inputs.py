@@ -4,7 +4,7 @@ evaluation loop and ``mmgt-eval check`` go through, so they cannot disagree abou
 Every file of a pair is read and checked against the data contract and the protocol: both videos
 (decodable, protocol fps), matching frame counts (or the protocol's trim), keypoints whenever a
 side has them (shape, frame count, finite), and the driving audio when lip sync is scored. Frames
-of any other size are resized to the protocol size (protocol v1 policy); the source sizes are
+of any other size are resized to the protocol size (the protocol's policy); the source sizes are
 returned so that the run can report them.
 """
 

@@ -1,16 +1,16 @@
-"""Protocol v1: every setting that moves a number, in one typed config recorded with each result."""
+"""The evaluation protocol: every setting that moves a number, in one typed config recorded with each result."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-PROTOCOL_VERSION = "1"
+PROTOCOL_VERSION = "2"  # docs/PROTOCOL.md: what each version changed
 REGIONS = ("full", "face")
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """The evaluation protocol. Defaults are protocol v1 (docs/PROTOCOL.md)."""
+    """The evaluation protocol. Defaults are the current protocol version (docs/PROTOCOL.md)."""
 
     version: str = PROTOCOL_VERSION
     size: int = 256  # every frame is brought to size x size RGB first
@@ -41,3 +41,8 @@ class Protocol:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def settings(self) -> dict:
+        """Every field but the version: what keys cached features, which a version change that only
+        changes how values are aggregated leaves valid."""
+        return {k: v for k, v in self.to_dict().items() if k != "version"}

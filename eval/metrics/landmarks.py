@@ -5,7 +5,8 @@ prediction with those of the ground truth, frame by frame, in pixels of the prot
 
 * mouth LMD: mean distance between the 40 lip points of the face mesh, divided by GT's
   inter-ocular distance (outer eye corners) in that frame; mean over the frames where both sides
-  have a face, then over clips.
+  have a face, then pooled over clips by their scored frames (every scored frame weighs the same, so
+  a clip where the detector found a face in 2 frames weighs 2/80 of one where it found 80).
 * lip-audio correlation: Pearson correlation between the inner-lip opening (mean signed vertical
   gap of three inner-lip point pairs, divided by the same face's inter-ocular distance) and the
   40 ms RMS envelope of the clip's audio (:func:`mmgt.lip_audio.audio_envelope`), over the frames
@@ -16,12 +17,14 @@ prediction with those of the ground truth, frame by frame, in pixels of the prot
   A GT point counts when GT has it (body points: visibility above ``visibility``); its error is the
   distance to the prediction's point divided by GT's shoulder width in that frame. Per clip: the
   mean error over points both sides have, and PCK, the share of GT points the prediction places
-  within ``pck`` shoulder widths (a point the prediction lacks is a miss). Means over clips.
+  within ``pck`` shoulder widths (a point the prediction lacks is a miss). The error is pooled over
+  clips by their scored points, PCK averaged over clips.
 
 Frames where a detector finds nothing are counted per side (``n_no_face_*``, ``n_no_body_*``) and
 reported with the values. The state is one float64 row per clip (its per-clip sums and counts,
 computed with ``math.fsum``); shards concatenate rows, and results are ``math.fsum`` means over
-clips in sorted id order, so a merge equals the single run exactly.
+clips in sorted id order (pooled means weight each clip's mean by its count), so a merge equals the
+single run exactly.
 """
 
 from __future__ import annotations
@@ -98,6 +101,14 @@ class ClipRowsMetric(Metric):
             raise ValueError(f"{self.name}: no clip could be scored")
         return _fmean(values)
 
+    def pooled_mean(self, name: str, weights: dict[str, float]) -> float:
+        """Mean of a column over clips weighted by ``weights`` (each clip's count of scored frames or points)."""
+        pairs = [(v, weights[c]) for c, v in self.column(name).items() if weights[c] > 0]
+        total = math.fsum(w for _, w in pairs)
+        if not total:
+            raise ValueError(f"{self.name}: no clip could be scored")
+        return math.fsum(v * w for v, w in pairs) / total
+
     def diagnostics(self) -> dict[str, int]:
         rows = self._get("row")
         counts = {c: int(rows[:, j].sum()) for j, c in enumerate(self.columns) if c.startswith("n_")}
@@ -126,7 +137,7 @@ class MouthLMDMetric(ClipRowsMetric):
         return {"mouth_lmd": self.column("mouth_lmd")}
 
     def compute(self) -> dict[str, float]:
-        return {"mouth_lmd": self.mean("mouth_lmd")}
+        return {"mouth_lmd": self.pooled_mean("mouth_lmd", self.column("n_scored"))}
 
 
 class LipAudioMetric(ClipRowsMetric):
@@ -195,4 +206,5 @@ class PoseErrorMetric(ClipRowsMetric):
         return {"pose_err": self.column("error"), "pck": self.column("pck")}
 
     def compute(self) -> dict[str, float]:
-        return {"pose_err": self.mean("error"), "pck": self.mean("pck")}
+        points, missed = self.column("n_points"), self.column("n_missed")
+        return {"pose_err": self.pooled_mean("error", {c: points[c] - missed[c] for c in points}), "pck": self.mean("pck")}

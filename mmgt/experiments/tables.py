@@ -12,6 +12,7 @@ clips of the same method and configuration. What people read goes to ``results/<
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,7 +121,13 @@ def ordering(table: str, runs: dict[str, dict]) -> list[list[str]]:
     return lines
 
 
-SPARSE_POSE = 0.1  # pose err is flagged when the detector misses more than this share of the GT points
+SPARSE = 0.1  # mouth LMD / pose err are flagged when the detector misses more than this share of frames / GT points
+
+
+def sparse_detections(runs: dict[str, dict], out: str, share: Callable[[dict], float]) -> list[str]:
+    """``"`row` share"`` for each row whose landmark entry ``out`` scored under 1 - SPARSE of what GT offers."""
+    shares = {m: share(e) for m, res in runs.items() if (e := res["metrics"].get("landmarks", {}).get(out)) and e.get("value") is not None}
+    return [f"`{m}` {v:.0%}" for m, v in shares.items() if v < 1 - SPARSE]
 
 
 def render(cfg: TableConfig, runs: dict[str, dict], missing: dict[str, list[Path]] | None = None) -> str:
@@ -158,12 +165,12 @@ def render(cfg: TableConfig, runs: dict[str, dict], missing: dict[str, list[Path
                 if (e := res["metrics"].get(reg, {}).get(out)) and e.get("value") is None and e.get("error")]
     if unscored:
         lines += ["", f"**{UNSCORED}:** computed, but no clip could be scored: " + "; ".join(unscored) + "."]
-    sparse = [f"`{m}` {(e['n_points'] - e['n_missed']) / e['n_points']:.0%}" for m, res in runs.items()
-              if (e := res["metrics"].get("landmarks", {}).get("pose_err")) and e.get("n_points")
-              and e["n_missed"] > SPARSE_POSE * e["n_points"]]
-    if sparse:
-        lines += ["", "**pose err** averages the points the holistic detector found in the generated video; PCK "
-                  "counts the others as misses. Share of GT points found: " + ", ".join(sparse)
+    if faces := sparse_detections(runs, "mouth_lmd", lambda e: e["n_scored"] / e["n_frames"]):
+        lines += ["", "**mouth LMD** pools the frames where face mesh found a face in both videos (each frame weighs "
+                  "the same). Share of frames scored: " + ", ".join(faces) + ". Where it is low, the value rests on few frames."]
+    if points := sparse_detections(runs, "pose_err", lambda e: 1 - e["n_missed"] / e["n_points"] if e.get("n_points") else 1.0):
+        lines += ["", "**pose err** pools the points the holistic detector found in the generated video; PCK "
+                  "counts the others as misses. Share of GT points found: " + ", ".join(points)
                   + ". Where it is low, read PCK, not pose err."]
     if untrained:
         lines += ["", f"{UNTRAINED_MARK} **computed with a random-init extractor (real weights absent): "

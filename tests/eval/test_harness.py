@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from eval.cli import app
 from eval.harness import EvalConfig, Evaluator
 from eval.merge import merge_shards
+from eval.protocol import PROTOCOL_VERSION
 from eval.run import evaluate, write_partial
 from mmgt.errors import DataError
 
@@ -103,7 +104,7 @@ def test_cli_json_output_and_exit_status(tiny_split, method_outputs, tmp_path):
     data = json.loads(result.stdout[result.stdout.index("{"):])
     assert data["metrics"]["face"]["psnr"]["value"] == 100.0
     assert data["config"]["reuse_memory"] is False and data["extractors"] == {}  # pixel metrics need no network
-    assert data["protocol"]["version"] == "1" and data["package"]["git"]["commit"]
+    assert data["protocol"]["version"] == PROTOCOL_VERSION and data["package"]["git"]["commit"]
     empty = tmp_path / "empty"
     empty.mkdir()
     result = runner.invoke(app, ["--pred", str(empty), "--gt", str(tiny_split), "--no-progress"])

@@ -56,9 +56,31 @@ def test_mouth_lmd_is_the_mouth_offset_in_inter_ocular_distances_and_counts_miss
     metric.update("a", pred, gt)
     metric.update("b", gt, gt)
     assert metric.clip_values()["mouth_lmd"] == {"a": pytest.approx(5 / 40, rel=1e-6), "b": 0.0}
-    assert metric.compute()["mouth_lmd"] == pytest.approx(5 / 80, rel=1e-6)
+    # pooled over scored frames: a's T-7 frames at 5/40, b's T-2 at 0
+    assert metric.compute()["mouth_lmd"] == pytest.approx(5 / 40 * (T - 7) / (2 * T - 9), rel=1e-6)
     assert metric.diagnostics() == {"n_clips": 2, "n_frames": 2 * T, "n_scored": 2 * (T - 2) - 5,
                                     "n_no_face_pred": 5 + 2, "n_no_face_gt": 2 + 2}
+
+
+def test_landmark_errors_pool_frames_so_a_clip_with_few_detections_weighs_little():
+    """A face found (wrongly) in 2 frames of a clip must not count as much as a clip scored in all of them."""
+    rng = np.random.default_rng(7)
+    gt = face(rng)
+    spurious = np.full_like(gt, np.nan)
+    spurious[:2] = gt[:2] + np.float32([0, 200])  # 5 IODs off, in 2 frames only
+    lmd = metrics.create("mouth_lmd")
+    lmd.update("good", gt + np.float32([4, 0]), gt)  # 0.1 IOD off in all T frames
+    lmd.update("spurious", spurious, gt)
+    assert lmd.compute()["mouth_lmd"] == pytest.approx((0.1 * T + 5 * 2) / (T + 2), rel=1e-6)
+    assert lmd.mean("mouth_lmd") == pytest.approx((0.1 + 5) / 2, rel=1e-6)  # what a mean over clips would say
+    target = body(rng)
+    few = np.full_like(target, np.nan)
+    few[:1] = target[:1] + np.float32([50, 0, 0])  # 1 shoulder width off, in 1 frame
+    pose = metrics.create("pose_error")
+    pose.update("good", target, target)
+    pose.update("few", few, target)
+    counted = pose.column("n_points")["good"]
+    assert pose.compute()["pose_err"] == pytest.approx((counted / T) / (counted + counted / T), rel=1e-6)
 
 
 def test_mouth_lmd_ignores_points_outside_the_mouth():

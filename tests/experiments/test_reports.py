@@ -36,9 +36,12 @@ def test_table_renders_measured_rows_beside_the_paper(tiny_split, tmp_path, monk
     faceless = next(line for line in rendered.splitlines() if line.startswith("| faceless (ours)"))
     assert faceless.count("n/a") == 1 and "–" in faceless
     assert "**n/a:** computed, but no clip could be scored: `faceless` mouth_lmd (no face found in 80 of 80 generated frames)." in rendered
-    assert "Share of GT points found" not in rendered
+    assert "Share of GT points found" not in rendered and "Share of frames scored" not in rendered  # n/a says it
     gt["metrics"]["landmarks"]["pose_err"] = {"value": 0.2, "n_points": 1000, "n_missed": 780, "direction": "lower"}
-    assert "Share of GT points found: `faceless` 22%." in render(cfg, {"faceless": gt})
+    gt["metrics"]["landmarks"]["mouth_lmd"] = {"value": 0.9, "n_frames": 80, "n_scored": 2, "direction": "lower"}
+    rendered = render(cfg, {"faceless": gt, "gt": json.loads((tmp_path / "results" / "table1" / "runs" / "gt.json").read_text())})
+    assert "Share of GT points found: `faceless` 22%." in rendered
+    assert "Share of frames scored: `faceless` 2%." in rendered  # gt, scored in every frame, is not listed
 
 
 def test_paper_rows_map_to_registered_rows_and_sync_columns_are_unswapped():
