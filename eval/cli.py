@@ -18,7 +18,7 @@ from typing import Optional
 
 import typer
 
-from eval.harness import ALL_METRICS, EvalConfig
+from eval.config import ALL_METRICS, EvalConfig
 from eval.preflight import check_options, check_paths, check_writable_folder, parse_shard
 from eval.protocol import Protocol
 from mmgt.cli.common import EXIT_INCOMPLETE, on_interrupt, run_cli
@@ -102,14 +102,14 @@ def main_command(
         return
     if pred is None or gt is None:
         raise UsageError("--pred/--gt", "both are required (see mmgt-eval --help)")
-    from eval.run import check_partial_target, evaluate, write_partial, write_run
-
     config = build_config(pred, gt, audio, pred_keypoints, metrics, regions, split, cache_dir, weights_dir,
                           allow_untrained, allow_missing, gesture_encoder, shard, device, batch_size, trim, progress,
                           reuse_memory)
     check_options(config, ALL_METRICS)
     sharded = config.shard[1] > 1
     check_paths(config, None if sharded else out)
+    from eval.run import check_partial_target, evaluate, write_partial, write_run  # torch: after the option checks
+
     if sharded:
         check_partial_target(config, out)
     on_interrupt(lambda: (f"clips finished so far are cached in {cache_dir}; rerun the same command to resume"
@@ -167,12 +167,12 @@ def check(
 ) -> None:
     """Integrity pass, reading every file as a full run does: missing clips, videos (decodable, fps, frame
     counts), keypoints (shape, frames, finite) and audio. Exit 3 on problems."""
-    from eval.check import check_pairs
-
     config = EvalConfig(pred=pred, gt=gt, audio=audio, pred_keypoints=pred_keypoints, split=split, metrics=_metrics(metrics),
                         protocol=Protocol(trim=trim), cache_dir=None, progress=False)
     check_options(config, ALL_METRICS)
     check_paths(config)
+    from eval.check import check_pairs  # torch: after the option checks
+
     report = check_pairs(config)
     for line in report.problems:
         print(line)

@@ -13,7 +13,7 @@ sufficient statistics, so shards (``--shard i/N`` or torchrun ranks) merge exact
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,46 +21,18 @@ from tqdm import tqdm
 
 import eval.metrics as M
 from eval.cache import FeatureCache, MemoizedCalls, cache_key
+from eval.config import ALL_METRICS, FRAME_METRICS, LANDMARK_METRICS, VIDEO_METRICS, EvalConfig
 from eval.extractor_set import ExtractorSet
 from eval.inputs import ClipInputs, PairFiles, read_pair, resize_note
 from eval.pairing import ClipFiles, Pairing, discover, pair
 from eval.preflight import check_options
-from eval.protocol import Protocol
 from eval.regions import BoxTrack, face_crops, mouth_crops, track_from_detector, track_from_keypoints
 from mmgt.errors import DataError
 from mmgt.lip_audio import audio_envelope
 from mmgt.video_io import SAMPLE_RATE, probe
 from mmgt.weights import sha256_file as file_sha256
 
-FRAME_METRICS = ("psnr", "ssim", "lpips")
-VIDEO_METRICS = ("fid", "fvd", "kvd")
-LANDMARK_METRICS = ("mouth_lmd", "lip_audio", "pose_error")  # this project's additions (MediaPipe landmarks)
 LANDMARK_DETECTORS = {"facemesh": ("mouth_lmd", "lip_audio"), "holistic": ("pose_error",)}
-ALL_METRICS = FRAME_METRICS + VIDEO_METRICS + ("sync", "fgd") + LANDMARK_METRICS
-
-
-@dataclass
-class EvalConfig:
-    """Everything an evaluation run depends on (the CLI and the API share these defaults)."""
-
-    pred: Path
-    gt: Path
-    audio: Path | None = None  # folder of <id>.wav or <id>/audio.wav; default: GT's audio, else pred's
-    pred_keypoints: Path | None = None  # folder of <id>.npy / <id>/keypoints.npy written by the method
-    metrics: tuple[str, ...] = ALL_METRICS
-    regions: tuple[str, ...] = ("full", "face")
-    protocol: Protocol = field(default_factory=Protocol)
-    split: str = "test"
-    cache_dir: Path | None = Path("cache/eval")
-    weights_dir: Path | None = None
-    allow_untrained: bool = False
-    allow_missing: bool = False
-    gesture_encoder: Path | None = None
-    shard: tuple[int, int] = (0, 1)
-    device: str = "cpu"
-    batch_size: int = 32
-    progress: bool = True
-    reuse_memory: bool = True  # keep freed memory mapped (mmgt.memory): ~20% faster forwards, RSS stays at its peak
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from eval.harness import ClipOutcome, EvalConfig, Evaluator
+from eval.config import EvalConfig
+from eval.harness import ClipOutcome, Evaluator
 from eval.pairing import Pairing
 from eval.protocol import Protocol
 from eval.run import PARTIAL_META, assemble, load_partial, merge_states, write_run

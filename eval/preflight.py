@@ -16,7 +16,7 @@ from eval.protocol import REGIONS
 from mmgt.errors import DataError, UsageError
 
 if TYPE_CHECKING:
-    from eval.harness import EvalConfig
+    from eval.config import EvalConfig
 
 TRIMS = ("none", "min")
 

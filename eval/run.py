@@ -12,7 +12,8 @@ import numpy as np
 
 import eval.metrics as M
 from mmgt.weights import sha256_file as file_sha256
-from eval.harness import FRAME_METRICS, ClipOutcome, EvalConfig, Evaluator
+from eval.config import FRAME_METRICS, EvalConfig
+from eval.harness import ClipOutcome, Evaluator
 from eval.pairing import Pairing
 from eval.results import (
     SCHEMA_VERSION, environment, new_run_dir, now_iso, package_info, write_json,

@@ -235,9 +235,16 @@ def test_bad_options_are_usage_errors(sound, tiny_split, tmp_path, args, needles
     assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()
 
 
+def test_eval_cli_checks_options_without_loading_torch():
+    """Bad options are answered at once: the CLI module and the option checks stay free of torch."""
+    code = "import sys, eval.cli; assert 'torch' not in sys.modules, 'eval.cli imported torch'"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_div_listed_by_ls_is_accepted_by_metrics():
     from eval.cli import _metrics
-    from eval.harness import ALL_METRICS
+    from eval.config import ALL_METRICS
     from eval.metrics import available
 
     assert _metrics("psnr,div") == ("psnr", "fgd") and _metrics("fgd,div") == ("fgd",)
@@ -406,7 +413,7 @@ def test_every_command_documents_the_exit_statuses():
     from typer.testing import CliRunner
 
     from eval.cli import app as eval_app
-    from mmgt.cli import app as mmgt_app
+    from mmgt.cli.main import app as mmgt_app
     from mmgt.cli.common import document_exit_statuses
 
     def commands(app, path=()):

@@ -1,3 +1,3 @@
-from mmgt.cli import main
+from mmgt.cli.main import main
 
 main()

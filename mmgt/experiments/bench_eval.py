@@ -34,7 +34,8 @@ import numpy as np
 import torch
 import typer
 
-from eval.harness import EvalConfig, Evaluator
+from eval.config import EvalConfig
+from eval.harness import Evaluator
 from eval.protocol import Protocol
 from eval.regions import face_crops, mouth_crops, resize_frames, track_from_keypoints
 from eval.results import UNTRAINED_MARK

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from eval.harness import EvalConfig
+from eval.config import EvalConfig
 from eval.results import UNTRAINED_MARK
 from eval.run import evaluate
 from mmgt.data.layout import VIDEO, Clip, Split

@@ -24,7 +24,7 @@ import numpy as np
 from tabulate import tabulate
 
 from eval.gesture_cache import encoder_for_split
-from eval.harness import EvalConfig
+from eval.config import EvalConfig
 from eval.protocol import Protocol
 from eval.run import evaluate
 from mmgt.data.layout import Clip, Split, load_keypoints

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from eval.harness import EvalConfig
+from eval.config import EvalConfig
 from eval.results import UNTRAINED_MARK, load_results
 from eval.table import ADDED_NOTE, TABLE_COLUMNS, UNSCORED, column_headers, format_value
 from mmgt.data.layout import Split

@@ -39,7 +39,7 @@ def reconstruct_split(vae: AutoencoderKL, data: Path, out: Path, progress: bool 
 
 
 def main(argv: list[str] | None = None) -> None:
-    from eval.harness import EvalConfig
+    from eval.config import EvalConfig
     from eval.run import evaluate
     from eval.table import results_summary
 

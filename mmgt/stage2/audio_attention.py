@@ -34,7 +34,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import yaml
 import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from eval.harness import EvalConfig
+from eval.config import EvalConfig
 from eval.run import evaluate
 
 

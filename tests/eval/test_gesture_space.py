@@ -6,7 +6,8 @@ import pytest
 
 import eval.gesture_cache as G
 from eval.gesture_train import TrainSettings, train_gesture_encoder
-from eval.harness import EvalConfig, Evaluator
+from eval.config import EvalConfig
+from eval.harness import Evaluator
 from mmgt.errors import DataError
 from mmgt.weights import sha256_file
 

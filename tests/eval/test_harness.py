@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from eval.cli import app
-from eval.harness import EvalConfig, Evaluator
+from eval.config import EvalConfig
+from eval.harness import Evaluator
 from eval.merge import merge_shards
 from eval.protocol import PROTOCOL_VERSION
 from eval.run import evaluate, write_partial

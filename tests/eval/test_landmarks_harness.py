@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eval.harness import LANDMARK_METRICS, EvalConfig, Evaluator
+from eval.config import LANDMARK_METRICS, EvalConfig
+from eval.harness import Evaluator
 from eval.merge import merge_shards
 from eval.run import evaluate, per_clip_rows, write_partial
 from eval.table import ADDED_NOTE, runs_table

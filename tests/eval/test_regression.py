@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.harness import EvalConfig
+from eval.config import EvalConfig
 from eval.run import evaluate
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "eval_3clips_still.json"

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from eval.cache import FeatureCache, MemoizedCalls
-from eval.harness import EvalConfig, Evaluator
+from eval.config import EvalConfig
+from eval.harness import Evaluator
 from eval.run import evaluate
 from mmgt.data.layout import Split
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from mmgt.experiments import bench_eval as bench
-from eval.harness import EvalConfig, Evaluator
+from eval.config import EvalConfig
+from eval.harness import Evaluator
 from mmgt.data.layout import Split
 
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from eval.harness import EvalConfig
+from eval.config import EvalConfig
 from eval.run import evaluate
 from mmgt.experiments.sanity import NOISE_LEVELS, run
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from eval.harness import EvalConfig
+from eval.config import EvalConfig
 from mmgt.experiments.sanity import SHIFT_SECONDS, Degradation, run
 
 METRICS = ("psnr", "ssim", "fid", "mouth_lmd", "lip_audio")

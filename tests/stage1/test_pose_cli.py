@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmgt.cli import main
+from mmgt.cli.main import main
 from mmgt.data.layout import Split
 from mmgt.errors import DataError
 from mmgt.stage1.checkpoint import save_model

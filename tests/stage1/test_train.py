@@ -71,7 +71,7 @@ def test_seed_option_sets_the_seed_and_the_run_folder(monkeypatch, tmp_path):
     import sys
 
     import mmgt.stage1.train as train_module
-    from mmgt.cli import main
+    from mmgt.cli.main import main
 
     seen = []
     monkeypatch.setattr(train_module, "train", lambda cfg, opts: seen.append((cfg, opts)) or Path(opts.out) / "stage1.safetensors")

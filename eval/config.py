@@ -1,0 +1,40 @@
+"""What an evaluation run depends on: the metric families and :class:`EvalConfig`.
+
+Kept free of torch and the extractors so that the CLI parses and validates its options at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eval.protocol import Protocol
+
+FRAME_METRICS = ("psnr", "ssim", "lpips")
+VIDEO_METRICS = ("fid", "fvd", "kvd")
+LANDMARK_METRICS = ("mouth_lmd", "lip_audio", "pose_error")  # this project's additions (MediaPipe landmarks)
+ALL_METRICS = FRAME_METRICS + VIDEO_METRICS + ("sync", "fgd") + LANDMARK_METRICS
+
+
+@dataclass
+class EvalConfig:
+    """Everything an evaluation run depends on (the CLI and the API share these defaults)."""
+
+    pred: Path
+    gt: Path
+    audio: Path | None = None  # folder of <id>.wav or <id>/audio.wav; default: GT's audio, else pred's
+    pred_keypoints: Path | None = None  # folder of <id>.npy / <id>/keypoints.npy written by the method
+    metrics: tuple[str, ...] = ALL_METRICS
+    regions: tuple[str, ...] = ("full", "face")
+    protocol: Protocol = field(default_factory=Protocol)
+    split: str = "test"
+    cache_dir: Path | None = Path("cache/eval")
+    weights_dir: Path | None = None
+    allow_untrained: bool = False
+    allow_missing: bool = False
+    gesture_encoder: Path | None = None
+    shard: tuple[int, int] = (0, 1)
+    device: str = "cpu"
+    batch_size: int = 32
+    progress: bool = True
+    reuse_memory: bool = True  # keep freed memory mapped (mmgt.memory): ~20% faster forwards, RSS stays at its peak
