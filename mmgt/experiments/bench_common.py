@@ -3,6 +3,7 @@ machine description, and the report file (with the code commit)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -10,6 +11,7 @@ import resource
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -48,3 +50,32 @@ def summary(r: dict, label: str) -> str:
     """One stderr line per case."""
     return (f"{label}: {r['seconds_per_video_second']:.1f} s per video second, peak {r['peak_rss_mib']:.0f} MiB "
             f"(load {r['load_average_1min_at_start']})")
+
+
+def run_video_cases(argv: list[str] | None, doc: str, module: str, kind: str, names: tuple[str, ...],
+                    time_case: Callable[..., dict], setups: list[tuple[str, str]]) -> tuple[argparse.Namespace, list[dict]] | None:
+    """The command line of a video-generation benchmark: ``--data``, ``--out``, ``--<kind>s``, ``--threads``.
+
+    Every (preset, device) of ``setups`` x name x thread count runs ``time_case(name, preset, threads,
+    data, device)`` in a fresh interpreter of ``module`` (the hidden ``--case`` option); returns the
+    options and the cases, or None when this process was such a case (its JSON printed).
+    """
+    parser = argparse.ArgumentParser(description=" ".join(doc.split("\n\n")[0].split()))
+    parser.add_argument("--data", type=Path, default=Path("data/synth"), help="split root whose first test clip is rendered")
+    parser.add_argument("--out", type=Path, default=Path("results/bench"), help="folder of the JSON report")
+    parser.add_argument(f"--{kind}s", dest="names", default=",".join(names), help=f"comma-separated {kind}s")
+    parser.add_argument("--threads", default="2", help="comma-separated torch thread counts")
+    parser.add_argument("--case", nargs=4, metavar=(kind.upper(), "PRESET", "THREADS", "DEVICE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.case:
+        name, preset, threads, device = args.case
+        print(json.dumps(time_case(name, preset, int(threads), args.data, device)))
+        return None
+    cases = []
+    for preset, device in setups:
+        for name in args.names.split(","):
+            for threads in args.threads.split(","):
+                r = run_isolated(module, ["--case", name, preset, threads, device, "--data", str(args.data)])
+                print(summary(r, f"{name:20s} {preset} {device} threads={threads}"), file=sys.stderr)
+                cases.append(r)
+    return args, cases

@@ -11,17 +11,15 @@ reference pose from its keypoints) with the method's default checkpoints: the co
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from mmgt.experiments.bench_common import peak_rss_mib, run_isolated, summary, write_report
+from mmgt.experiments.bench_common import peak_rss_mib, run_video_cases, write_report
 from mmgt.experiments.timing import Stopwatch
 
 METHODS = ("mmgt", "edge+animate-anyone", "edge+hallo")
@@ -68,23 +66,10 @@ def time_case(method: str, preset: str, threads: int, data: Path, device: str = 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("data/synth"))
-    parser.add_argument("--out", type=Path, default=Path("results/bench"))
-    parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--threads", default="2", help="comma-separated torch thread counts")
-    parser.add_argument("--case", nargs=4, metavar=("METHOD", "PRESET", "THREADS", "DEVICE"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.case:
-        method, preset, threads, device = args.case
-        print(json.dumps(time_case(method, preset, int(threads), args.data, device)))
+    ran = run_video_cases(argv, __doc__, "mmgt.experiments.bench_generate", "method", METHODS, time_case, [("tiny", "cpu")])
+    if ran is None:
         return
-    cases = []
-    for method in args.methods.split(","):
-        for threads in args.threads.split(","):
-            r = run_isolated("mmgt.experiments.bench_generate", ["--case", method, "tiny", threads, "cpu", "--data", str(args.data)])
-            print(summary(r, f"{method:20s} tiny cpu threads={threads}"), file=sys.stderr)
-            cases.append(r)
+    args, cases = ran
     write_report(args.out, "generate.json", {
         "benchmark": "mmgt generate, whole pipeline: 3.2 s of speech + one image -> mp4 with the speech muxed",
         "weights": "the methods' default tiny checkpoints (trained; committed under checkpoints/ or in runs/)",

@@ -14,10 +14,7 @@ The paper preset (512 px, SD-1.5 sizes) needs a GPU; it is benchmarked only wher
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -25,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from mmgt.experiments.bench_common import peak_rss_mib, run_isolated, summary, write_report
+from mmgt.experiments.bench_common import peak_rss_mib, run_video_cases, write_report
 from mmgt.experiments.timing import Stopwatch
 from mmgt.video_io import SAMPLE_RATE
 
@@ -107,25 +104,11 @@ def time_case(model_name: str, preset: str, threads: int, data: Path, device: st
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("data/synth"))
-    parser.add_argument("--out", type=Path, default=Path("results/bench"))
-    parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--threads", default="2", help="comma-separated torch thread counts")
-    parser.add_argument("--case", nargs=4, metavar=("MODEL", "PRESET", "THREADS", "DEVICE"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.case:
-        model, preset, threads, device = args.case
-        print(json.dumps(time_case(model, preset, int(threads), args.data, device)))
-        return
-    cases = []
     setups = [("tiny", "cpu")] + ([("paper", "cuda")] if torch.cuda.is_available() else [])
-    for preset, device in setups:
-        for model in args.models.split(","):
-            for threads in args.threads.split(","):
-                r = run_isolated("mmgt.experiments.bench_stage2", ["--case", model, preset, threads, device, "--data", str(args.data)])
-                print(summary(r, f"{model:15s} {preset} {device} threads={threads}"), file=sys.stderr)
-                cases.append(r)
+    ran = run_video_cases(argv, __doc__, "mmgt.experiments.bench_stage2", "model", MODELS, time_case, setups)
+    if ran is None:
+        return
+    args, cases = ran
     write_report(args.out, "stage2.json", {
         "benchmark": "stage-2 video generation: one test clip (80 frames, 3.2 s) rendered and written with its audio",
         "weights": "random init of each preset's architecture (timing only)",

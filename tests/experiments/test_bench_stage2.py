@@ -45,3 +45,32 @@ def test_stopwatch_counts_calls_and_restores_what_it_wrapped():
     with watch.wrapping([(Base, "make", "make")]):
         pass
     assert isinstance(vars(Base)["make"], classmethod)
+
+
+def test_video_benchmark_command_line_runs_every_case_in_its_own_process(monkeypatch, capsys, tmp_path):
+    import json
+
+    import mmgt.experiments.bench_common as common
+
+    def fake_case(name, preset, threads, data, device):
+        return {"name": name, "preset": preset, "threads": threads, "data": str(data), "device": device,
+                "seconds_per_video_second": 1.0, "peak_rss_mib": 1.0, "load_average_1min_at_start": 0.0}
+
+    # a --case process prints its one JSON line and nothing is collected
+    assert common.run_video_cases(["--case", "a", "tiny", "2", "cpu", "--data", str(tmp_path)], "doc", "m", "model",
+                                  ("a", "b"), fake_case, [("tiny", "cpu")]) is None
+    assert json.loads(capsys.readouterr().out) == fake_case("a", "tiny", 2, tmp_path, "cpu")
+
+    spawned = []
+
+    def in_process(module, argv):
+        spawned.append((module, argv))
+        name, preset, threads, device = argv[1:5]
+        return fake_case(name, preset, int(threads), argv[6], device)
+
+    monkeypatch.setattr(common, "run_isolated", in_process)
+    args, cases = common.run_video_cases(["--models", "a,b", "--threads", "1,2"], "doc", "mod", "model", ("a",),
+                                         fake_case, [("tiny", "cpu"), ("paper", "cuda")])
+    assert all(module == "mod" for module, _ in spawned) and args.out.name == "bench"
+    assert [(c["preset"], c["name"], c["threads"]) for c in cases] == [
+        (p, n, t) for p in ("tiny", "paper") for n in ("a", "b") for t in (1, 2)]
