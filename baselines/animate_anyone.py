@@ -28,7 +28,7 @@ class AnimateAnyone(Stage2Video):
 
     @cached_property
     def pipeline(self) -> Stage2Pipeline:
-        return Stage2Pipeline.from_folder(self.checkpoint, self.config.device, **self.inference_overrides())
+        return self.load_pipeline(Stage2Pipeline)
 
     def render(self, cond: Conditions, poses: np.ndarray) -> np.ndarray:
         frames = self.pipeline(cond.ref_image, poses, seed=self.config.seed, progress=self.config.progress)

@@ -24,6 +24,7 @@ import torch
 
 from mmgt.experiments.bench_common import peak_rss_mib, run_video_cases, write_report
 from mmgt.experiments.timing import Stopwatch
+from mmgt.memory import reuse_freed_memory
 from mmgt.video_io import SAMPLE_RATE
 
 MODELS = ("animate-anyone", "mmgt")
@@ -59,6 +60,7 @@ def time_case(model_name: str, preset: str, threads: int, data: Path, device: st
     from mmgt.video_io import write_video
 
     torch.set_num_threads(threads)
+    reuse_freed_memory()  # as the stage-2 methods do (MethodConfig.reuse_memory)
     load = os.getloadavg()[0]
     clip = Split(data).clips("test")[0]
     ref, poses, audio = clip.ref(), clip.keypoints(), clip.audio(SAMPLE_RATE)

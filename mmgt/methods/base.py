@@ -30,8 +30,10 @@ class MethodConfig:
 
     ``checkpoint`` is the method's main model (None: the method's default location);
     ``pose_checkpoint`` the pose source's model in a composed two-stage row; ``steps`` the denoising
-    steps of a stage-2 video model (None: its preset's); ``progress`` shows per-stage progress bars
-    (not part of the provenance: it does not change outputs).
+    steps of a stage-2 video model (None: its preset's); ``progress`` shows per-stage progress bars;
+    ``reuse_memory`` keeps freed memory mapped once a stage-2 model loads (:mod:`mmgt.memory`: ~10%
+    faster generation on CPU, identical frames; the process's memory stays at its peak). Neither of the
+    last two is part of the provenance: they do not change outputs.
     """
 
     preset: str = "tiny"
@@ -41,9 +43,11 @@ class MethodConfig:
     seed: int = 0
     steps: int | None = None
     progress: bool = False
+    reuse_memory: bool = True
 
     def to_dict(self) -> dict:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items() if k != "progress"}
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()
+                if k not in ("progress", "reuse_memory")}
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ class MMGTVideo(Stage2Video):
 
     @cached_property
     def pipeline(self) -> MMGTPipeline:
-        pipe = MMGTPipeline.from_folder(self.checkpoint, self.config.device, **self.inference_overrides())
+        pipe = self.load_pipeline(MMGTPipeline)
         trained = asdict(pipe.model.audio_cfg)
         for override in self.settings:
             key, _, value = override.partition("=")

@@ -10,6 +10,7 @@ import numpy as np
 
 from mmgt.checkpoints import default_checkpoint
 from mmgt.errors import MMGTError
+from mmgt.memory import reuse_freed_memory
 from mmgt.methods.base import Conditions, MethodConfig, VideoGenerator
 from mmgt.stage2.checkpoint import META
 from mmgt.weights import sha256_file
@@ -33,9 +34,13 @@ class Stage2Video(VideoGenerator):
     def run_name(self) -> str:
         return self.config.preset
 
-    def inference_overrides(self) -> dict:
-        """Inference settings the config replaces in the model's own (``steps``)."""
-        return {} if self.config.steps is None else {"steps": self.config.steps}
+    def load_pipeline(self, pipeline_class):
+        """``pipeline_class.from_folder`` on the model folder with the config's inference settings
+        (``steps``); with ``config.reuse_memory`` this process keeps freed memory mapped from now on."""
+        if self.config.reuse_memory:
+            reuse_freed_memory()
+        overrides = {} if self.config.steps is None else {"steps": self.config.steps}
+        return pipeline_class.from_folder(self.checkpoint, self.config.device, **overrides)
 
     @staticmethod
     def to_clip_size(frames: np.ndarray, cond: Conditions) -> np.ndarray:

@@ -37,3 +37,16 @@ def test_edge_row_is_audio_driven_and_unknown_presets_are_refused(trained, tmp_p
     assert isinstance(method.pose_source, EdgePoses)
     with pytest.raises(MMGTError, match="preset"):
         build_method("animate-anyone", MethodConfig(preset="huge", checkpoint=trained["video"]))
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_loading_asks_for_freed_memory_reuse_per_config_and_the_provenance_ignores_it(trained, monkeypatch, reuse):
+    import mmgt.methods.stage2_video as stage2_video
+
+    calls = []
+    monkeypatch.setattr(stage2_video, "reuse_freed_memory", lambda: calls.append(True) or True)
+    method = build_method("animate-anyone", MethodConfig(checkpoint=trained["video"], reuse_memory=reuse))
+    assert calls == []  # building alone changes nothing in the process
+    assert method.video.pipeline.config.steps > 0 and calls == [True] * reuse
+    other = build_method("animate-anyone", MethodConfig(checkpoint=trained["video"], reuse_memory=not reuse))
+    assert other.provenance() == method.provenance()
