@@ -63,6 +63,9 @@ def environment() -> dict:
         "numpy": numpy.__version__,
         "device": "cuda:" + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "threads": torch.get_num_threads(),
+        # the instruction set torch's CPU kernels were picked for: generated frames (and so every
+        # generated row's values) differ in float rounding between, e.g., AVX2 and AVX512 machines
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
     for pkg in ("scipy", "scikit-image", "lpips", "pytorch-fid", "syncnet-python", "av"):
         try:
