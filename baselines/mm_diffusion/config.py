@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-
 from mmgt.config import from_dict, load_preset
 
 

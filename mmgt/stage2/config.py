@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-
 from mmgt.config import from_dict, load_preset
 
 
