@@ -33,6 +33,7 @@ app = typer.Typer(
 )
 
 DEFAULTS = EvalConfig(pred=Path("."), gt=Path("."))
+PROTOCOL = DEFAULTS.protocol
 METRIC_ALIASES = {"div": "fgd"}  # Div is computed from FGD's gesture latents: asking for either gives both
 
 
@@ -47,12 +48,12 @@ def _metrics(value: str) -> tuple[str, ...]:
 def build_config(
     pred: Path, gt: Path, audio: Optional[Path], pred_keypoints: Optional[Path], metrics: str, regions: str,
     split: str, cache_dir: Path, weights_dir: Optional[Path], allow_untrained: bool, allow_missing: bool,
-    gesture_encoder: Optional[Path], shard: str, device: str, batch_size: int, trim: str, progress: bool,
+    gesture_encoder: Optional[Path], shard: str, device: str, batch_size: int, protocol: Protocol, progress: bool,
     reuse_memory: bool,
 ) -> EvalConfig:
     return EvalConfig(
         pred=pred, gt=gt, audio=audio, pred_keypoints=pred_keypoints, metrics=_metrics(metrics), regions=_csv(regions),
-        protocol=Protocol(trim=trim), split=split, cache_dir=cache_dir, weights_dir=weights_dir,
+        protocol=protocol, split=split, cache_dir=cache_dir, weights_dir=weights_dir,
         allow_untrained=allow_untrained, allow_missing=allow_missing, gesture_encoder=gesture_encoder,
         shard=parse_shard(shard), device=device, batch_size=batch_size, progress=progress, reuse_memory=reuse_memory,
     )
@@ -92,6 +93,13 @@ def main_command(
     device: str = typer.Option(DEFAULTS.device, help="torch device for the feature extractors."),
     batch_size: int = typer.Option(DEFAULTS.batch_size, help="Frames per extractor batch (results do not depend on it)."),
     trim: str = typer.Option("none", help="Frame-count policy when pred and GT differ: none (error) or min."),
+    fps_resample: bool = typer.Option(False, help="Retime predictions at another (or a variable) frame rate to "
+                                      "25 fps by nearest frame on GT's timeline (recorded per clip); default: refused."),
+    face_track: str = typer.Option(PROTOCOL.face_track, help="Face region and lip sync: per-video (each video's own "
+                                   "face, found by --face-detector) or gt (GT's face position on both sides, for "
+                                   "pose-driven rows)."),
+    face_detector: str = typer.Option(PROTOCOL.face_detector, help="Per-video face detector: facemesh (MediaPipe, "
+                                      "shipped), s3fd (syncnet-python's; needs sfd_face.pth) or mtcnn."),
     json_out: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
     progress: bool = typer.Option(True, help="Progress bars on stderr."),
     reuse_memory: bool = typer.Option(DEFAULTS.reuse_memory, help="Keep freed memory mapped for reuse (glibc): "
@@ -102,8 +110,9 @@ def main_command(
         return
     if pred is None or gt is None:
         raise UsageError("--pred/--gt", "both are required (see mmgt-eval --help)")
+    protocol = Protocol(trim=trim, fps_resample=fps_resample, face_track=face_track, face_detector=face_detector)
     config = build_config(pred, gt, audio, pred_keypoints, metrics, regions, split, cache_dir, weights_dir,
-                          allow_untrained, allow_missing, gesture_encoder, shard, device, batch_size, trim, progress,
+                          allow_untrained, allow_missing, gesture_encoder, shard, device, batch_size, protocol, progress,
                           reuse_memory)
     check_options(config, ALL_METRICS)
     sharded = config.shard[1] > 1
@@ -163,12 +172,13 @@ def check(
     audio: Optional[Path] = typer.Option(None, help="Driving audio per clip (<id>.wav); default: GT's audio.wav."),
     pred_keypoints: Optional[Path] = typer.Option(None, help="Keypoints the method wrote (<id>.npy)."),
     trim: str = typer.Option("none", help="Frame-count policy when pred and GT differ: none (problem) or min."),
+    fps_resample: bool = typer.Option(False, help="Accept predictions at another frame rate (retimed as a run would)."),
     metrics: str = typer.Option(",".join(ALL_METRICS), help="The metrics of the run to check for (lip sync reads the audio)."),
 ) -> None:
     """Integrity pass, reading every file as a full run does: missing clips, videos (decodable, fps, frame
     counts), keypoints (shape, frames, finite) and audio. Exit 3 on problems."""
     config = EvalConfig(pred=pred, gt=gt, audio=audio, pred_keypoints=pred_keypoints, split=split, metrics=_metrics(metrics),
-                        protocol=Protocol(trim=trim), cache_dir=None, progress=False)
+                        protocol=Protocol(trim=trim, fps_resample=fps_resample), cache_dir=None, progress=False)
     check_options(config, ALL_METRICS)
     check_paths(config)
     from eval.check import check_pairs  # torch: after the option checks

@@ -128,8 +128,10 @@ class ExtractorSet:
             self._built[key] = pose.create(name)
         return self._built[key]
 
-    def face_detector(self):
-        """MTCNN, for GT clips without keypoints (real weights shipped in facenet-pytorch)."""
+    def face_detector(self, name: str = "mtcnn"):
+        """A per-frame face-box detector by name: MTCNN (real weights shipped in facenet-pytorch)."""
+        if name != "mtcnn":
+            raise ValueError(f"unknown face detector {name!r}")
         if "mtcnn" not in self._built:
             from eval.face_detector import MTCNNFaceDetector
 
@@ -137,8 +139,9 @@ class ExtractorSet:
         return self._built["mtcnn"]
 
     # ----- metrics -------------------------------------------------------------------------
-    def metric(self, name: str, protocol: Protocol | None = None) -> M.Metric:
-        """A fresh metric object; lpips gets the LPIPS network (loaded only when scores are computed)."""
+    def metric(self, name: str, protocol: Protocol | None = None, **options: str) -> M.Metric:
+        """A fresh metric object; lpips gets the LPIPS network (loaded only when scores are computed);
+        ``options`` go to the metric (e.g. ``side="gt"`` for sync)."""
         protocol = protocol or Protocol()
         if name == "lpips":
             return M.create("lpips", net=_Lazy(lambda: self.get("lpips-alex")), device=self.device)
@@ -148,7 +151,7 @@ class ExtractorSet:
             dim = self.get("gesture").dim
             return M.create(name, dim=dim, **({"seed": protocol.div_seed} if name == "div" else {}))
         if name == "sync":
-            return M.create("sync", vshift=protocol.sync_vshift)
+            return M.create("sync", vshift=protocol.sync_vshift, **options)
         if name == "lip_audio":
             return M.create(name, motion_floor=protocol.lip_motion_floor)
         if name == "pose_error":

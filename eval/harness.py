@@ -26,7 +26,10 @@ from eval.extractor_set import ExtractorSet
 from eval.inputs import ClipInputs, PairFiles, read_pair, resize_note
 from eval.pairing import ClipFiles, Pairing, discover, pair
 from eval.preflight import check_options
-from eval.regions import BoxTrack, face_crops, mouth_crops, track_from_detector, track_from_keypoints
+from eval.regions import (
+    BoxTrack, detect_boxes, face_crops, mouth_crops, sync_span, track_from_boxes, track_from_detector, track_from_keypoints,
+    track_from_points,
+)
 from mmgt.errors import DataError
 from mmgt.lip_audio import audio_envelope
 from mmgt.video_io import SAMPLE_RATE, probe
@@ -40,8 +43,19 @@ class ClipOutcome:
     clip_id: str
     contribution: dict[str, np.ndarray] | None = None
     error: str | None = None
-    no_face: bool = False
+    no_face: bool = False  # GT has no face track: excluded from the face and lip metrics
     resized: dict | None = None  # eval.inputs.resize_note: source sizes when frames were resized
+    faces: dict | None = None  # {"frames": T, "pred": frames without a face, "gt": ...} (face region / lip sync)
+    resampled: dict | None = None  # the prediction's own frame rate when it was retimed (--fps-resample)
+
+    @property
+    def no_face_pred(self) -> bool:
+        """The prediction shows no face in any frame: excluded from the face and lip metrics, and listed."""
+        return bool(self.faces) and self.faces["pred"] == self.faces["frames"]
+
+    def record(self) -> tuple:
+        """What a shard or rank passes on about this clip (everything but the contribution)."""
+        return self.clip_id, self.error, self.no_face, self.resized, self.faces, self.resampled
 
 
 def metric_names(config: EvalConfig) -> list[str]:
@@ -119,9 +133,11 @@ class Evaluator:
 
     def clip_key(self, hashes: dict[str, str | None]) -> str:
         """Cache key of a pair's contribution: both sides' contents, the protocol and the extractors."""
+        per_video = self.protocol.face_track == "per-video" and ("face" in self.config.regions or self._needs("sync"))
         return cache_key(
             kind="contribution", protocol=self.protocol.to_dict(), metrics=sorted(self.metrics),
             regions=sorted(self.config.regions), weights=self.extractors.fingerprint(self.metrics),
+            face_detector=self._face_detector_weights() if per_video else None,
             gesture_keypoints=self.gesture_keypoints, **hashes,
         )
 
@@ -161,10 +177,47 @@ class Evaluator:
         inputs = read_pair(files, self.protocol, problems)
         return None if problems is not None and len(problems) > before else inputs
 
-    def _face_track(self, gt_kp: np.ndarray | None, gt_frames: np.ndarray) -> BoxTrack | None:
-        if gt_kp is not None:
-            return track_from_keypoints(gt_kp, self.protocol)
-        return track_from_detector(gt_frames, self.protocol, self.extractors.face_detector())
+    def _face_tracks(self, inputs: ClipInputs, shas: dict[str, str], gt_kp_sha: str | None) -> tuple[BoxTrack | None, BoxTrack | None, str]:
+        """(prediction's track, GT's track, the track source that keys cached face features).
+
+        ``face_track="per-video"``: each video's own detector track; ``"gt"``: GT's track (its keypoints,
+        else MTCNN on its frames) on both sides."""
+        if self.protocol.face_track == "gt":
+            if inputs.gt_keypoints is not None:
+                track = track_from_keypoints(inputs.gt_keypoints, self.protocol)
+            else:
+                track = track_from_detector(inputs.gt_frames, self.protocol, self.extractors.face_detector("mtcnn"))
+            return track, track, f"gt:{gt_kp_sha or shas['gt']}"
+        tracks = (self._own_track(inputs.pred_frames, shas["pred"]), self._own_track(inputs.gt_frames, shas["gt"]))
+        return *tracks, f"per-video:{self.protocol.face_detector}:{self._face_detector_weights()}"
+
+    def _face_detector_weights(self) -> str:
+        name = self.protocol.face_detector
+        return self.extractors.get(name).weights if name == "facemesh" else self.extractors.face_detector(name).weights
+
+    def _own_track(self, frames: np.ndarray, video_sha: str) -> BoxTrack | None:
+        """A video's own face track from the protocol's detector on its protocol-size frames (cached by content)."""
+        name = self.protocol.face_detector
+        if name == "facemesh":  # the landmarks mouth LMD and lip-audio read too: computed once per video
+            return track_from_points(self._landmarks("facemesh", frames, video_sha), self.protocol, name)
+        key = cache_key(kind="face-boxes", detector=name, weights=self._face_detector_weights(), video=video_sha,
+                        frames=len(frames), size=self.protocol.size)
+        cached = self.cache.get(key)
+        if cached is None:
+            boxes, found = detect_boxes(frames, self.extractors.face_detector(name))
+            cached = {"boxes": boxes, "found": found}
+            self.cache.put(key, cached)
+        return track_from_boxes(cached["boxes"], cached["found"], self.protocol, name)
+
+    def _sync_distances(self, frames: np.ndarray, track: BoxTrack | None, audio: np.ndarray) -> np.ndarray | None:
+        """SyncNet distances of a video's longest face track (syncnet-python's track rules) with the audio of the
+        same frames; None when no track qualifies."""
+        span = sync_span(track, self.protocol) if track is not None else None
+        if span is None:
+            return None
+        per_frame = SAMPLE_RATE // self.protocol.fps
+        crops = mouth_crops(frames[span], track.frames(span), self.protocol)
+        return self.memo.sync_distances(crops, audio[span.start * per_frame : span.stop * per_frame], self.protocol)
 
     def _video_features(self, region: str, frames: np.ndarray, video_sha: str, track_id: str) -> dict[str, np.ndarray]:
         """Inception and I3D features of one region's frames, cached by content.
@@ -221,12 +274,14 @@ class Evaluator:
             return self._outcome(pred, gt, cached)
         inputs = self.read_inputs(pred, gt)
         p_frames, g_frames, gt_kp = inputs.pred_frames, inputs.gt_frames, inputs.gt_keypoints
-        track = self._face_track(gt_kp, g_frames) if ("face" in self.config.regions or self._needs("sync")) else None
-        regions = {"full": (p_frames, g_frames)} if "full" in self.config.regions else {}
-        if "face" in self.config.regions and track is not None:
-            regions["face"] = (face_crops(p_frames, track, self.protocol), face_crops(g_frames, track, self.protocol))
         shas = {"pred": hashes["pred_video"], "gt": hashes["gt_video"]}
-        track_id = hashes["gt_keypoints"] or shas["gt"]
+        tracks = {"pred": None, "gt": None}
+        track_id = ""
+        if "face" in self.config.regions or self._needs("sync"):
+            tracks["pred"], tracks["gt"], track_id = self._face_tracks(inputs, shas, hashes["gt_keypoints"])
+        regions = {"full": (p_frames, g_frames)} if "full" in self.config.regions else {}
+        if "face" in self.config.regions and tracks["pred"] is not None and tracks["gt"] is not None:
+            regions["face"] = (face_crops(p_frames, tracks["pred"], self.protocol), face_crops(g_frames, tracks["gt"], self.protocol))
         out: dict[str, np.ndarray] = {}
         for region, (pf, gf) in regions.items():
             for side, frames in (("pred", pf), ("gt", gf)):
@@ -235,8 +290,11 @@ class Evaluator:
             for name in FRAME_METRICS:
                 if self._needs(name):
                     out[f"{region}/{name}"] = self.memo.frame_scores(name, pf, gf, self.protocol)
-        if self._needs("sync") and track is not None:
-            out["sync/dists"] = self.memo.sync_distances(mouth_crops(p_frames, track, self.protocol), inputs.audio, self.protocol)
+        if self._needs("sync") and tracks["gt"] is not None:
+            for side, frames in (("pred", p_frames), ("gt", g_frames)):
+                dists = self._sync_distances(frames, tracks[side], inputs.audio)
+                if dists is not None:
+                    out[f"sync/dists/{side}"] = dists
         if self._needs("fgd"):
             if self.gesture_keypoints == "files":
                 kps = np.stack([inputs.pred_keypoints, gt_kp])
@@ -250,8 +308,13 @@ class Evaluator:
                     out[f"landmarks/{detector}/{side}"] = self._landmarks(detector, frames, shas[side])
         if self._needs("lip_audio"):
             out["landmarks/envelope"] = audio_envelope(inputs.audio, len(g_frames), SAMPLE_RATE, self.protocol.fps)
-        out["no_face"] = np.array(track is None)
+        out["no_face"] = np.array(track_id != "" and tracks["gt"] is None)
+        if tracks["gt"] is not None and self.protocol.face_track == "per-video":  # frames: all, without a face (pred, GT)
+            no_pred = len(p_frames) if tracks["pred"] is None else tracks["pred"].n_missing
+            out["faces"] = np.array([len(g_frames), no_pred, tracks["gt"].n_missing])
         out["sizes"] = np.array([inputs.pred_size, inputs.gt_size])
+        if inputs.resampled is not None:
+            out["resampled"] = np.array([inputs.resampled["fps"], inputs.resampled["frames"], inputs.resampled["variable_rate"]])
         self.cache.put(key, out)
         return self._outcome(pred, gt, out)
 
@@ -261,8 +324,13 @@ class Evaluator:
             p_size, g_size = (tuple(int(v) for v in s) for s in contribution["sizes"])
         else:
             p_size, g_size = ((i.width, i.height) for i in (probe(pred.video), probe(gt.video)))
+        faces = dict(zip(("frames", "pred", "gt"), map(int, contribution["faces"]))) if "faces" in contribution else None
+        resampled = None
+        if "resampled" in contribution:
+            fps, frames, variable = contribution["resampled"]
+            resampled = {"fps": float(fps), "frames": int(frames), "variable_rate": bool(variable)}
         return ClipOutcome(gt.clip_id, contribution, no_face=bool(contribution["no_face"]),
-                           resized=resize_note(p_size, g_size, self.protocol.size))
+                           resized=resize_note(p_size, g_size, self.protocol.size), faces=faces, resampled=resampled)
 
     # ----- metrics -------------------------------------------------------------------------
     def new_states(self) -> dict[str, M.Metric]:
@@ -274,7 +342,8 @@ class Evaluator:
                 if self._needs(name):
                     states[f"{region}/{name}"] = self.extractors.metric(name)
         if self._needs("sync"):
-            states["lip/sync"] = self.extractors.metric("sync")
+            states["lip/sync"] = self.extractors.metric("sync", self.protocol)
+            states["lip/sync_gt"] = self.extractors.metric("sync", self.protocol, side="gt")
         if self._needs("fgd"):
             states["gesture/fgd"] = self.extractors.metric("fgd")
             states["gesture/div"] = self.extractors.metric("div")
@@ -295,8 +364,8 @@ class Evaluator:
                 metric.update(pred=c[f"{region}/inception/pred"], gt=c[f"{region}/inception/gt"])
             elif name in ("fvd", "kvd") and f"{region}/i3d/pred" in c:
                 metric.update(pred=c[f"{region}/i3d/pred"], gt=c[f"{region}/i3d/gt"])
-            elif name == "sync":
-                metric.update(cid, c.get("sync/dists") if not outcome.no_face else None)
+            elif name in ("sync", "sync_gt"):
+                metric.update(cid, c.get("sync/dists/" + ("gt" if name == "sync_gt" else "pred")) if not outcome.no_face else None)
             elif name in ("fgd", "div") and "gesture/pred" in c and "gesture/gt" in c:
                 metric.update(pred=c["gesture/pred"][None], gt=c["gesture/gt"][None])
             elif name in ("mouth_lmd", "lip_audio"):

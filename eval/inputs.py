@@ -20,7 +20,7 @@ from eval.protocol import Protocol
 from eval.regions import resize_frames
 from mmgt.data.layout import load_keypoints
 from mmgt.errors import DataError
-from mmgt.video_io import SAMPLE_RATE, read_audio, read_video
+from mmgt.video_io import SAMPLE_RATE, FrameRateError, read_audio, read_video, read_video_at_fps
 
 T = TypeVar("T")
 Size = tuple[int, int]  # (width, height)
@@ -37,6 +37,7 @@ class ClipInputs:
     gt_keypoints: np.ndarray | None
     pred_keypoints: np.ndarray | None
     audio: np.ndarray | None  # 16 kHz mono, when asked for
+    resampled: dict | None = None  # the prediction's own frame rate and frame count when it was retimed
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def read_pair(files: PairFiles, protocol: Protocol, problems: list[DataError] | 
             return None
 
     gt_frames = attempt(lambda: read_video(files.gt_video, expect_fps=protocol.fps))
-    pred_frames = attempt(lambda: read_video(files.pred_video, expect_fps=protocol.fps))
+    pred_read = attempt(lambda: _read_prediction(files.pred_video, protocol))
+    pred_frames, retiming = pred_read if pred_read is not None else (None, None)
     n = None
     if gt_frames is not None and pred_frames is not None:
         n = attempt(lambda: _frame_count(files.pred_video, len(pred_frames), len(gt_frames), protocol.trim))
@@ -96,8 +98,20 @@ def read_pair(files: PairFiles, protocol: Protocol, problems: list[DataError] | 
         pred_size=sizes[0], gt_size=sizes[1],
         gt_keypoints=_to_protocol(gt_kp, n, sizes[1], protocol.size),
         pred_keypoints=_to_protocol(pred_kp, n, sizes[0], protocol.size),
-        audio=audio,
+        audio=audio, resampled=retiming,
     )
+
+
+def _read_prediction(path: Path, protocol: Protocol) -> tuple[np.ndarray, dict | None]:
+    """The prediction's frames at the protocol's fps: another rate is refused, or retimed with ``fps_resample``
+    (nearest frame on GT's timeline; variable rates by their timestamps)."""
+    if protocol.fps_resample:
+        frames, retiming = read_video_at_fps(path, protocol.fps)
+        return frames, retiming and retiming.to_dict()
+    try:
+        return read_video(path, expect_fps=protocol.fps), None
+    except FrameRateError as err:
+        raise DataError(path, f"{err.problem}; --fps-resample retimes it to {protocol.fps} fps by nearest frame") from None
 
 
 def _frame_count(pred_video: Path, n_pred: int, n_gt: int, trim: str) -> int:

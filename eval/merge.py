@@ -86,8 +86,10 @@ def merge_shards(shards: list[Path], out_root: Path) -> tuple[dict, Path]:
         outcomes += [ClipOutcome(cid, {}) for cid in clips["evaluated"]]
         outcomes += [ClipOutcome(cid, None, err) for cid, err in clips["failed"].items()]
         no_face, resized = set(clips["no_face"]), clips.get("resized", {})
+        faces, resampled = clips.get("faces", {}), clips.get("resampled", {})
         outcomes = [ClipOutcome(o.clip_id, o.contribution, o.error, o.clip_id in no_face or o.no_face,
-                                o.resized or resized.get(o.clip_id)) for o in outcomes]
+                                o.resized or resized.get(o.clip_id), o.faces or faces.get(o.clip_id),
+                                o.resampled or resampled.get(o.clip_id)) for o in outcomes]
     pairing = Pairing(pairs=ev.pairing().pairs, missing=first["clips"]["missing"], extra=first["clips"]["extra"])
     seconds = sum(meta["timing"]["seconds"] for _, _, meta in loaded)
     results = assemble(config, ev, pairing, states, sorted(outcomes, key=lambda o: o.clip_id), seconds)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eval.protocol import REGIONS
+from eval.protocol import FACE_DETECTORS, FACE_TRACKS, REGIONS
 from mmgt.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -22,11 +22,15 @@ TRIMS = ("none", "min")
 
 
 def check_options(config: EvalConfig, all_metrics: tuple[str, ...]) -> None:
-    """Metric and region names, trim policy, shard spec and batch size."""
+    """Metric and region names, trim policy, face tracks, shard spec and batch size."""
     _names("--metrics", config.metrics, all_metrics)
     _names("--regions", config.regions, REGIONS)
     if config.protocol.trim not in TRIMS:
         raise UsageError("--trim", f"must be one of {', '.join(TRIMS)}, got {config.protocol.trim!r}")
+    if config.protocol.face_track not in FACE_TRACKS:
+        raise UsageError("--face-track", f"must be one of {', '.join(FACE_TRACKS)}, got {config.protocol.face_track!r}")
+    if config.protocol.face_detector not in FACE_DETECTORS:
+        raise UsageError("--face-detector", f"must be one of {', '.join(FACE_DETECTORS)}, got {config.protocol.face_detector!r}")
     i, n = config.shard
     if not 0 <= i < n:
         raise UsageError("--shard", f"need 0 <= i < N, got {i}/{n}")

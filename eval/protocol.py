@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 
 PROTOCOL_VERSION = "2"  # docs/PROTOCOL.md: what each version changed
 REGIONS = ("full", "face")
+FACE_TRACKS = ("per-video", "gt")  # each video's own detected face, or GT's track applied to both sides
+FACE_DETECTORS = ("facemesh", "s3fd", "mtcnn")  # per-video detectors (facemesh: shipped; s3fd: syncnet-python's)
 
 
 @dataclass(frozen=True)
@@ -17,8 +19,10 @@ class Protocol:
     resize: str = "bilinear-antialias"  # torch interpolate(bilinear, antialias=True, align_corners=False)
     fps: int = 25
     trim: str = "none"  # frame counts must match; "min" trims both to the shorter (recorded)
-    # face region: one square box track per clip from GT keypoints (else MTCNN on GT frames)
-    face_source: str = "keypoints"  # "keypoints" | "mtcnn" (fallback when GT keypoints are absent)
+    fps_resample: bool = False  # predictions at another frame rate: retimed to fps by nearest frame (else refused)
+    # face region and lip sync: one square box track per video
+    face_track: str = "per-video"  # "per-video": each video's own detector track; "gt": GT's track on both sides
+    face_detector: str = "facemesh"  # per-video detector; "gt" tracks use GT keypoints, else MTCNN on GT frames
     face_expand: float = 1.6  # side = expand * max(w, h) of the tight face-landmark box
     face_smooth: int = 13  # median filter length over time for the box track (frames)
     face_size: int = 128  # face crops are resized to face_size x face_size
@@ -29,6 +33,8 @@ class Protocol:
     # lip sync (syncnet-python geometry)
     sync_crop_scale: float = 0.4
     sync_vshift: int = 15
+    sync_max_gap: int = 25  # syncnet-python's num_failed_det: detections this many frames apart stay one track
+    sync_min_track: int = 25  # frames (syncnet-python's min_track is 100, longer than a protocol clip)
     # FGD / Div
     div_seed: int = 0
     # keypoints of predictions that wrote none are extracted with this, and then GT's are too

@@ -1,8 +1,11 @@
 """Regions scored separately: the full frame, a face box track, and the mouth crop used for lip sync.
 
-One square face box per frame is computed from the ground truth (face landmarks of the GT keypoints,
-else MTCNN on the GT frames), median-smoothed over time, and applied identically to the prediction
-and the ground truth.
+A box track is one square face box per frame (the tight box of a face's landmarks, or a detector's
+box), filled over frames without a face and median-smoothed over time. Under the default protocol
+every video gets its own track from a detector run on its own frames (``face_track="per-video"``);
+``face_track="gt"`` applies the ground truth's track (GT keypoints, else MTCNN on GT frames) to both
+sides. Lip sync scores the longest face track of the scored video by syncnet-python's track rules
+(:func:`sync_span`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,16 @@ class BoxTrack:
     cy: np.ndarray
     s: np.ndarray
     source: str
+    found: np.ndarray  # (T,) bool: frames where the source found a face (the others are filled in)
+
+    def frames(self, span: slice) -> BoxTrack:
+        """The track over a span of frames."""
+        return BoxTrack(self.cx[span], self.cy[span], self.s[span], self.source, self.found[span])
+
+    @property
+    def n_missing(self) -> int:
+        """Frames without a face of their own (their boxes are interpolated from the neighbours)."""
+        return int((~self.found).sum())
 
 
 def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
@@ -54,31 +67,61 @@ def track_from_boxes(boxes: np.ndarray, valid: np.ndarray, protocol: Protocol, s
     cy = (boxes[:, 1] + boxes[:, 3]) / 2
     s = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) / 2
     k = protocol.face_smooth
-    return BoxTrack(*(_fill_and_smooth(v, valid, k) for v in (cx, cy, s)), source=source)
+    return BoxTrack(*(_fill_and_smooth(v, valid, k) for v in (cx, cy, s)), source=source, found=valid.copy())
+
+
+def track_from_points(points: np.ndarray, protocol: Protocol, source: str) -> BoxTrack | None:
+    """Box track from the tight box of per-frame face points ``(T, N, 2)`` pixels, NaN where absent
+    (a frame counts as a face with at least 3 points)."""
+    ok = np.isfinite(points).all(-1)
+    valid = ok.sum(1) >= 3
+    x = np.where(ok, points[..., 0], np.nan)
+    y = np.where(ok, points[..., 1], np.nan)
+    with np.errstate(all="ignore"):
+        boxes = np.stack([np.nanmin(x, 1), np.nanmin(y, 1), np.nanmax(x, 1), np.nanmax(y, 1)], 1)
+    return track_from_boxes(np.nan_to_num(boxes, nan=0.0), valid, protocol, source)
 
 
 def track_from_keypoints(kp: np.ndarray, protocol: Protocol) -> BoxTrack | None:
-    """Box track from the face landmarks (joints 24-91) of pixel keypoints ``(T, 134, 3)``."""
+    """Box track from the face landmarks (joints 24-91, score above the protocol's threshold) of pixel
+    keypoints ``(T, 134, 3)``."""
     face = kp[:, list(K.FACE)]
-    ok = face[..., 2] > protocol.score_threshold
-    valid = ok.sum(1) >= 3
-    big = np.float32(1e9)
-    x = np.where(ok, face[..., 0], np.nan)
-    y = np.where(ok, face[..., 1], np.nan)
-    with np.errstate(all="ignore"):
-        boxes = np.stack([np.nanmin(x, 1), np.nanmin(y, 1), np.nanmax(x, 1), np.nanmax(y, 1)], 1)
-    boxes = np.nan_to_num(boxes, nan=0.0, posinf=big, neginf=-big)
-    return track_from_boxes(boxes, valid, protocol, "gt-keypoints")
+    points = np.where((face[..., 2] > protocol.score_threshold)[..., None], face[..., :2], np.nan)
+    return track_from_points(points, protocol, "gt-keypoints")
 
 
-def track_from_detector(frames: np.ndarray, protocol: Protocol, detector) -> BoxTrack | None:
-    """Box track from a face detector returning per-frame ``(x0, y0, x1, y1)`` boxes or None."""
+def detect_boxes(frames: np.ndarray, detector) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame ``(x0, y0, x1, y1)`` boxes of a face detector (returning a box or None per frame) and
+    whether each frame has one."""
     boxes = np.zeros((len(frames), 4), np.float64)
     valid = np.zeros(len(frames), bool)
     for i, box in enumerate(detector(frames)):
         if box is not None:
             boxes[i], valid[i] = box, True
-    return track_from_boxes(boxes, valid, protocol, getattr(detector, "name", "detector"))
+    return boxes, valid
+
+
+def track_from_detector(frames: np.ndarray, protocol: Protocol, detector) -> BoxTrack | None:
+    """Box track from a face detector's per-frame boxes (None when no frame has a face)."""
+    return track_from_boxes(*detect_boxes(frames, detector), protocol, getattr(detector, "name", "detector"))
+
+
+def sync_span(track: BoxTrack, protocol: Protocol) -> slice | None:
+    """The frames lip sync scores: syncnet-python's ``track_shot`` rules on the frames with a face.
+
+    Detections at most ``sync_max_gap`` frames apart join one track (the frames between them are
+    filled, as its ``interp1d`` does); the longest track is scored (the first of equals), and only
+    when it spans at least ``sync_min_track`` frames. None: no track qualifies.
+    """
+    idx = np.flatnonzero(track.found)
+    if not len(idx):
+        return None
+    breaks = np.flatnonzero(np.diff(idx) > protocol.sync_max_gap)
+    starts, ends = np.r_[idx[0], idx[breaks + 1]], np.r_[idx[breaks], idx[-1]] + 1
+    best = int(np.argmax(ends - starts))
+    if ends[best] - starts[best] < protocol.sync_min_track:
+        return None
+    return slice(int(starts[best]), int(ends[best]))
 
 
 def _crop_padded(frame: np.ndarray, y0: int, y1: int, x0: int, x1: int, fill: int) -> np.ndarray:

@@ -52,14 +52,14 @@ def _gather(
 
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return states, outcomes
-    payload = ({k: m.state_dict() for k, m in states.items()}, [(o.clip_id, o.error, o.no_face, o.resized) for o in outcomes])
+    payload = ({k: m.state_dict() for k, m in states.items()}, [o.record() for o in outcomes])
     gathered: list = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, payload)
     merged_outcomes = []
     for rank, (state_dicts, outs) in enumerate(gathered):
         if rank != dist.get_rank():
             merge_states(states, state_dicts, ev)
-        merged_outcomes += [ClipOutcome(cid, {} if err is None else None, err, nf, rs) for cid, err, nf, rs in outs]
+        merged_outcomes += [ClipOutcome(cid, {} if err is None else None, err, *rest) for cid, err, *rest in outs]
     return states, sorted(merged_outcomes, key=lambda o: o.clip_id)
 
 
@@ -117,9 +117,14 @@ def assemble(
                 **diag,
                 **prov,
             }
+    faces = {o.clip_id: o.faces for o in outcomes if o.faces}
+    for region in ("face", "lip"):
+        for entry in metrics.get(region, {}).values():
+            entry.update(face_counts(faces))
     untrained = any(v.get("untrained") for r in metrics.values() for v in r.values())
     failed = {o.clip_id: o.error for o in outcomes if o.error}
     resized = {o.clip_id: o.resized for o in outcomes if o.resized}
+    resampled = {o.clip_id: o.resampled for o in outcomes if o.resampled}
     identity = run_identity(config)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -138,9 +143,12 @@ def assemble(
             "extra": pairing.extra,
             "failed": failed,
             "no_face": [o.clip_id for o in outcomes if o.no_face],
+            "no_face_pred": [o.clip_id for o in outcomes if o.no_face_pred],
+            "faces": faces,
             "resized": resized,
+            "resampled": resampled,
         },
-        "warnings": run_warnings(pairing, resized),
+        "warnings": run_warnings(pairing, resized, resampled),
         "complete": not failed and not pairing.missing,
         "metrics": metrics,
         "untrained_extractors": untrained,
@@ -153,8 +161,16 @@ def assemble(
     }
 
 
-def run_warnings(pairing: Pairing, resized: dict[str, dict]) -> list[str]:
-    """What a reader of the results must know beyond the values: unscored extra predictions, stretched frames."""
+def face_counts(faces: dict[str, dict]) -> dict[str, int]:
+    """Totals over clips of the per-video face tracks: frames without a face (pred, GT) and predictions
+    without a face in any frame (excluded from the face and lip metrics)."""
+    return {"n_no_face_pred": sum(f["pred"] for f in faces.values()), "n_no_face_gt": sum(f["gt"] for f in faces.values()),
+            "n_no_face_pred_clips": sum(f["pred"] == f["frames"] for f in faces.values())}
+
+
+def run_warnings(pairing: Pairing, resized: dict[str, dict], resampled: dict[str, dict]) -> list[str]:
+    """What a reader of the results must know beyond the values: unscored extra predictions, stretched
+    frames, retimed predictions."""
     out = []
     if pairing.extra:
         out.append(f"{len(pairing.extra)} prediction clip(s) have no GT and were not scored: {_ids(pairing.extra)}")
@@ -162,6 +178,10 @@ def run_warnings(pairing: Pairing, resized: dict[str, dict]) -> list[str]:
     if stretched:
         out.append(f"{len(stretched)} clip(s) have non-square frames, stretched to the square protocol size "
                    f"(aspect ratio changed): {_ids(stretched)}")
+    if resampled:
+        rates = sorted({f"{r['fps']:g}" + (" (variable)" if r["variable_rate"] else "") for r in resampled.values()})
+        out.append(f"{len(resampled)} prediction clip(s) at {', '.join(rates)} fps were retimed to the protocol's fps "
+                   f"by nearest frame (--fps-resample): {_ids(sorted(resampled))}")
     return out
 
 

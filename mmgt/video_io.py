@@ -7,6 +7,7 @@ an interrupted run never leaves a truncated file behind.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from contextlib import contextmanager
@@ -84,6 +85,43 @@ def probe(path: str | Path) -> VideoInfo:
         )
 
 
+class FrameRateError(DataError):
+    """A video's frame rate is not the one asked for."""
+
+
+@dataclass(frozen=True)
+class Retiming:
+    """How :func:`read_video_at_fps` retimed a video: its own rate, frame count and whether it was variable."""
+
+    fps: float
+    n_frames: int
+    variable: bool
+
+    def to_dict(self) -> dict:
+        return {"fps": round(self.fps, 3), "frames": self.n_frames, "variable_rate": self.variable}
+
+
+def _decode(path: Path) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """All frames ``(T, H, W, 3)`` uint8 RGB, their presentation times (s), the declared rate and frame count."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        declared = int(stream.frames)  # read while the container is open (freed after the block)
+        frames, times = [], []
+        try:
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                times.append(float(frame.time) if frame.time is not None else math.nan)
+        except av.error.FFmpegError as exc:
+            raise DataError(path, f"corrupt video stream ({exc.__class__.__name__})") from None
+    if not frames:
+        raise DataError(path, "video has no decodable frames")
+    if declared and len(frames) < declared:
+        raise DataError(path, f"decoded {len(frames)} of {declared} frames (truncated file)")
+    return np.stack(frames), np.asarray(times), fps, declared
+
+
 def read_video(
     path: str | Path,
     *,
@@ -93,28 +131,41 @@ def read_video(
 ) -> np.ndarray:
     """Decode all frames as ``(T, H, W, 3)`` uint8 RGB, checking fps, ``(w, h)`` and frame count."""
     path = Path(path)
-    with _open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        fps = float(stream.average_rate or stream.guessed_rate or 0)
-        declared = int(stream.frames)  # read while the container is open (freed after the block)
-        if expect_fps is not None and abs(fps - expect_fps) > 1e-3:
-            raise DataError(path, f"frame rate is {fps:g} fps, expected {expect_fps:g}")
-        try:
-            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
-        except av.error.FFmpegError as exc:
-            raise DataError(path, f"corrupt video stream ({exc.__class__.__name__})") from None
-    if not frames:
-        raise DataError(path, "video has no decodable frames")
-    video = np.stack(frames)
+    if expect_fps is not None:
+        fps = probe(path).fps
+        if abs(fps - expect_fps) > 1e-3:
+            raise FrameRateError(path, f"frame rate is {fps:g} fps, expected {expect_fps:g}")
+    video = _decode(path)[0]
     height, width = video.shape[1:3]
     if expect_size is not None and (width, height) != tuple(expect_size):
         raise DataError(path, f"frame size is {width}x{height}, expected {expect_size[0]}x{expect_size[1]}")
     if expect_frames is not None and len(video) != expect_frames:
         raise DataError(path, f"has {len(video)} frames, expected {expect_frames} (truncated or wrong length)")
-    if declared and len(video) < declared:
-        raise DataError(path, f"decoded {len(video)} of {declared} frames (truncated file)")
     return video
+
+
+def retime(frames: np.ndarray, times: np.ndarray, fps: float) -> np.ndarray:
+    """Frames on a constant ``fps`` grid: output frame ``i`` is the frame shown at ``i / fps`` (the nearest
+    presentation time; ties to the earlier frame), for the source's whole duration (its last frame lasts
+    its median frame interval)."""
+    times = times - times[0]
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / fps
+    grid = np.arange(max(1, int(round((times[-1] + step) * fps)))) / fps
+    return frames[np.abs(grid[:, None] - times[None, :]).argmin(axis=1)]
+
+
+def read_video_at_fps(path: str | Path, fps: float) -> tuple[np.ndarray, Retiming | None]:
+    """Decode all frames and retime them to ``fps`` by their timestamps (:func:`retime`) when the video has
+    another or a variable frame rate; the :class:`Retiming` is None when the video already is at ``fps``."""
+    path = Path(path)
+    frames, times, declared_fps, _ = _decode(path)
+    if not np.isfinite(times).all():
+        raise DataError(path, "frames without timestamps: cannot retime")
+    intervals = np.diff(times)
+    variable = len(intervals) > 1 and float(intervals.max() - intervals.min()) > 0.5 / max(declared_fps, fps)
+    if not variable and abs(declared_fps - fps) <= 1e-3:
+        return frames, None
+    return retime(frames, times, fps), Retiming(declared_fps, len(frames), variable)
 
 
 def write_video(

@@ -24,6 +24,7 @@ from typing import ClassVar, Self
 
 import numpy as np
 
+from mmgt.native_logs import quiet_native_stderr
 from mmgt.pose.mediapipe_holistic import HolisticConfig
 from mmgt.weights import sha256_file
 
@@ -89,7 +90,7 @@ class MediaPipeLandmarks(ABC):
     def landmarks(self, frames: np.ndarray) -> np.ndarray:
         """``(T, H, W, 3)`` uint8 RGB -> ``(T, points, channels)`` float32 pixels, NaN where not detected."""
         out = np.full((len(frames), self.points, self.channels), np.nan, np.float32)
-        with self.solution() as solution:
+        with quiet_native_stderr(), self.solution() as solution:
             for t, frame in enumerate(frames):
                 self.fill(out[t], solution.process(np.ascontiguousarray(frame)), frame.shape[1], frame.shape[0])
         return out

@@ -3,9 +3,10 @@
 All three compare MediaPipe landmarks (:mod:`eval.extractors.mediapipe_landmarks`) of the
 prediction with those of the ground truth, frame by frame, in pixels of the protocol-size frames:
 
-* mouth LMD: mean distance between the 40 lip points of the face mesh, divided by GT's
-  inter-ocular distance (outer eye corners) in that frame; mean over the frames where both sides
-  have a face, then pooled over clips by their scored frames (every scored frame weighs the same, so
+* mouth LMD: mean distance between the 40 lip points of the face mesh, each face's points in that
+  face's own frame (:func:`face_frame`: origin between the outer eye corners, x along the eye line,
+  unit inter-ocular distance), so it compares lip shapes, not head positions; mean over the frames
+  where both sides have a face, then pooled over clips by their scored frames (every scored frame weighs the same, so
   a clip where the detector found a face in 2 frames weighs 2/80 of one where it found 80).
 * lip-audio correlation: Pearson correlation between the inner-lip opening (mean signed vertical
   gap of three inner-lip point pairs, divided by the same face's inter-ocular distance) and the
@@ -59,6 +60,18 @@ def _found(points: np.ndarray) -> np.ndarray:
 def inter_ocular(mesh: np.ndarray) -> np.ndarray:
     """``(T,)`` distance between the outer eye corners of ``(T, 468, 2)`` face-mesh points."""
     return np.linalg.norm(mesh[:, EYE_CORNERS[0]] - mesh[:, EYE_CORNERS[1]], axis=-1)
+
+
+def face_frame(mesh: np.ndarray, points: tuple[int, ...]) -> np.ndarray:
+    """``(T, len(points), 2)``: face-mesh ``points`` in each frame's face frame (origin midway between the outer
+    eye corners, x towards the person's left eye corner (263), y perpendicular, unit inter-ocular distance)."""
+    left, right = mesh[:, EYE_CORNERS[0]], mesh[:, EYE_CORNERS[1]]
+    axis = right - left
+    iod = np.linalg.norm(axis, axis=-1, keepdims=True)
+    u = axis / iod
+    v = np.stack([-u[:, 1], u[:, 0]], axis=-1)
+    rel = mesh[:, list(points)] - ((left + right) / 2)[:, None]
+    return np.stack([(rel * u[:, None]).sum(-1), (rel * v[:, None]).sum(-1)], axis=-1) / iod[:, None]
 
 
 def lip_opening(mesh: np.ndarray) -> np.ndarray:
@@ -129,8 +142,9 @@ class MouthLMDMetric(ClipRowsMetric):
 
     def update(self, clip_id: str, pred: np.ndarray, gt: np.ndarray) -> None:
         both = _found(pred) & _found(gt)
-        dist = np.linalg.norm(pred[both][:, MOUTH] - gt[both][:, MOUTH], axis=-1).astype(np.float64).mean(axis=1)
-        self.add_row(clip_id, mouth_lmd=_fmean(dist / inter_ocular(gt[both])), n_frames=len(gt), n_scored=both.sum(),
+        p, g = (face_frame(m[both].astype(np.float64), MOUTH) for m in (pred, gt))
+        dist = np.linalg.norm(p - g, axis=-1).mean(axis=1)
+        self.add_row(clip_id, mouth_lmd=_fmean(dist), n_frames=len(gt), n_scored=both.sum(),
                      n_no_face_pred=(~_found(pred)).sum(), n_no_face_gt=(~_found(gt)).sum())
 
     def clip_values(self) -> dict[str, dict[str, float]]:

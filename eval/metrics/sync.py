@@ -5,7 +5,8 @@ between the window's lip embedding and the audio embedding of window ``i + k`` (
 either end: ``calc_pdist``'s padding), with ``torch.nn.functional.pairwise_distance`` (its eps).
 Per clip: the mean distance per offset over windows; Sync-D = its minimum, Sync-C = median - minimum,
 offset = ``vshift - argmin``. Over clips: plain means. Clips without a usable face are counted
-(``n_no_face``) and never silently dropped.
+(``n_no_face``) and never silently dropped. The ground truth's own scores (``side="gt"``: ``sync_c_gt``,
+...) are the reference a prediction's Sync-C is read against.
 """
 
 from __future__ import annotations
@@ -47,18 +48,23 @@ def sync_scores(mean_dist: np.ndarray, vshift: int = VSHIFT) -> SyncScores:
 
 
 class SyncMetric(Metric):
-    """``update(clip_id, dists)`` with a clip's ``offset_distances``, or ``None`` when it has no usable face."""
+    """``update(clip_id, dists)`` with a clip's ``offset_distances``, or ``None`` when it has no usable face.
 
-    def __init__(self, vshift: int = VSHIFT) -> None:
-        super().__init__("sync", vshift=vshift)
+    ``side="pred"`` scores the prediction (``sync_c``, ``sync_d``, ``av_offset``); ``side="gt"`` the ground
+    truth's own video (``sync_c_gt``, ...: a reference, not ranked)."""
+
+    def __init__(self, vshift: int = VSHIFT, side: str = "pred") -> None:
+        super().__init__("sync", vshift=vshift, side=side)
         self.vshift = vshift
+        self.suffix = "" if side == "pred" else f"_{side}"
         self.add_state("clip", np.empty(0, dtype=str), "cat")
         self.add_state("mean_dist", np.empty((0, 2 * vshift + 1)), "cat")
         self.add_state("no_face", np.empty(0, dtype=str), "cat")
 
     @property
     def directions(self) -> dict[str, Direction]:
-        return {"sync_c": "higher", "sync_d": "lower", "av_offset": "none"}
+        ranked = {"sync_c": "higher", "sync_d": "lower", "av_offset": "none"}
+        return {k + self.suffix: d if not self.suffix else "none" for k, d in ranked.items()}
 
     def update(self, clip_id: str, dists: np.ndarray | torch.Tensor | None) -> None:
         if dists is None:
@@ -82,9 +88,9 @@ class SyncMetric(Metric):
         if not scores:
             raise ValueError(f"sync: no clip had a usable face ({len(self._get('no_face'))} without)")
         return {
-            "sync_c": math.fsum(s.confidence for s in scores) / len(scores),
-            "sync_d": math.fsum(s.min_dist for s in scores) / len(scores),
-            "av_offset": math.fsum(s.offset for s in scores) / len(scores),
+            "sync_c" + self.suffix: math.fsum(s.confidence for s in scores) / len(scores),
+            "sync_d" + self.suffix: math.fsum(s.min_dist for s in scores) / len(scores),
+            "av_offset" + self.suffix: math.fsum(s.offset for s in scores) / len(scores),
         }
 
     def diagnostics(self) -> dict[str, int]:

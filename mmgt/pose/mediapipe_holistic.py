@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from mmgt import keypoints as K
+from mmgt.native_logs import quiet_native_stderr
 from mmgt.pose.base import PoseExtractor
 
 # COCO-WholeBody body (17) and feet (6) joints as MediaPipe pose landmark indices (-1: none).
@@ -116,7 +117,7 @@ class MediaPipeHolistic(PoseExtractor):
 
         height, width = frames.shape[1:3]
         out = np.zeros((len(frames), 133, 3), dtype=np.float32)
-        with mp.solutions.holistic.Holistic(**asdict(self.config)) as holistic:
+        with quiet_native_stderr(), mp.solutions.holistic.Holistic(**asdict(self.config)) as holistic:
             for t, frame in enumerate(frames):
                 res = holistic.process(np.ascontiguousarray(frame))
                 out[t] = holistic_to_coco133(
