@@ -14,6 +14,7 @@ from syncnet_python.detectors.s3fd import S3FD
 from syncnet_python.detectors.s3fd.nets import S3FDNet as PackageS3FDNet
 
 from eval.extractor_set import ExtractorSet
+from eval.extractors import describe
 from eval.extractors.base import RANDOM_INIT, UntrainedExtractorWarning, seeded, variance_preserving
 from eval.extractors.s3fd import S3FDExtractor, S3FDNet, decode, detect, greedy_nms, prior_boxes
 from eval.face_detector import MTCNNFaceDetector, S3FDFaceDetector, S3FDSettings
@@ -66,6 +67,7 @@ def test_missing_file_names_it_with_url_and_fetch_command(tmp_path):
         S3FDExtractor.load(WeightsStore(tmp_path))
     with pytest.raises(WeightsMissingError, match="sfd_face.pth"):
         ExtractorSet(weights_dir=tmp_path).face_detector("s3fd")
+    assert "mmgt weights fetch s3fd" in describe(tmp_path)  # `mmgt-eval ls`
 
 
 def test_random_init_only_when_allowed_seeded_marked_and_cached(tmp_path):
