@@ -15,7 +15,9 @@ import numpy as np
 import torch
 
 import eval.metrics as M
+from eval.face_detector import BOX_DETECTORS, FaceDetector, MTCNNFaceDetector, S3FDFaceDetector, S3FDSettings
 from eval.protocol import Protocol
+from mmgt.errors import MMGTError
 
 METRIC_EXTRACTOR = {
     "fid": "inception", "fvd": "i3d", "kvd": "i3d", "lpips": "lpips-alex", "sync": "syncnet",
@@ -128,15 +130,24 @@ class ExtractorSet:
             self._built[key] = pose.create(name)
         return self._built[key]
 
-    def face_detector(self, name: str = "mtcnn"):
-        """A per-frame face-box detector by name: MTCNN (real weights shipped in facenet-pytorch)."""
-        if name != "mtcnn":
-            raise ValueError(f"unknown face detector {name!r}")
-        if "mtcnn" not in self._built:
-            from eval.face_detector import MTCNNFaceDetector
+    def face_detector(self, name: str = "mtcnn", settings: S3FDSettings | None = None) -> FaceDetector:
+        """The face detector ``name`` (``eval.face_detector.BOX_DETECTORS``), built on first use.
 
-            self._built["mtcnn"] = MTCNNFaceDetector(self.device)
-        return self._built["mtcnn"]
+        ``mtcnn``: real weights shipped in facenet-pytorch. ``s3fd``: syncnet_python's S3FD with
+        ``settings`` (default: its pipeline's) on the ``s3fd`` extractor: real ``sfd_face.pth``, or a
+        seeded random init only with ``allow_untrained``. ``provenance()`` of the result says which.
+        """
+        if name not in BOX_DETECTORS:
+            raise MMGTError(f"unknown face detector '{name}'; valid: {', '.join(BOX_DETECTORS)}")
+        if name == "mtcnn" and settings is not None:
+            raise ValueError("mtcnn takes no settings")
+        key = f"face:{name}:{settings or ''}"
+        if key not in self._built:
+            if name == "mtcnn":
+                self._built[key] = MTCNNFaceDetector(self.device)
+            else:
+                self._built[key] = S3FDFaceDetector(self.get("s3fd"), settings)
+        return self._built[key]
 
     # ----- metrics -------------------------------------------------------------------------
     def metric(self, name: str, protocol: Protocol | None = None, **options: str) -> M.Metric:

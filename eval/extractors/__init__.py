@@ -13,6 +13,7 @@ only when its extractor is created, so listing ``EXTRACTORS`` is cheap. Every ex
 | syncnet | :class:`eval.extractors.syncnet.SyncNetExtractor` | ``features(crops, wav)``, ``distances(crops, wav)`` |
 | facemesh | :class:`eval.extractors.mediapipe_landmarks.FaceMeshExtractor` | ``landmarks(frames) -> (T, 468, 2)`` |
 | holistic | :class:`eval.extractors.mediapipe_landmarks.HolisticExtractor` | ``landmarks(frames) -> (T, 75, 3)`` |
+| s3fd | :class:`eval.extractors.s3fd.S3FDExtractor` | ``detect_faces(frames, scale, conf_threshold) -> [(n, 5)]`` |
 
 The MediaPipe detectors use the models shipped in their package (no weights file to fetch; their
 sha256 are in ``provenance()["model_files"]``).
@@ -36,6 +37,7 @@ EXTRACTORS: dict[str, str] = {  # name -> "module:Class"; another module adds it
     "syncnet": "eval.extractors.syncnet:SyncNetExtractor",
     "facemesh": "eval.extractors.mediapipe_landmarks:FaceMeshExtractor",
     "holistic": "eval.extractors.mediapipe_landmarks:HolisticExtractor",
+    "s3fd": "eval.extractors.s3fd:S3FDExtractor",
 }
 
 
