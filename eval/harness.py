@@ -137,7 +137,7 @@ class Evaluator:
         return cache_key(
             kind="contribution", protocol=self.protocol.to_dict(), metrics=sorted(self.metrics),
             regions=sorted(self.config.regions), weights=self.extractors.fingerprint(self.metrics),
-            face_detector=self._face_detector_weights() if per_video else None,
+            face_detector=self._face_detector_id() if per_video else None,
             gesture_keypoints=self.gesture_keypoints, **hashes,
         )
 
@@ -189,18 +189,32 @@ class Evaluator:
                 track = track_from_detector(inputs.gt_frames, self.protocol, self.extractors.face_detector("mtcnn"))
             return track, track, f"gt:{gt_kp_sha or shas['gt']}"
         tracks = (self._own_track(inputs.pred_frames, shas["pred"]), self._own_track(inputs.gt_frames, shas["gt"]))
-        return *tracks, f"per-video:{self.protocol.face_detector}:{self._face_detector_weights()}"
+        return *tracks, f"per-video:{self.protocol.face_detector}:{self._face_detector_id()}"
 
-    def _face_detector_weights(self) -> str:
+    def _face_detector(self):
+        """The protocol's per-video detector: the face-mesh extractor or a box detector."""
         name = self.protocol.face_detector
-        return self.extractors.get(name).weights if name == "facemesh" else self.extractors.face_detector(name).weights
+        return self.extractors.get(name) if name == "facemesh" else self.extractors.face_detector(name)
+
+    def _face_detector_id(self) -> str:
+        """What keys a per-video track: the detector's weights and settings (its provenance)."""
+        return cache_key(**self._face_detector().provenance())
+
+    def face_track_provenance(self) -> dict | None:
+        """How the face region and lip sync found faces (None when neither is scored): the track mode and,
+        per-video, the detector's provenance (a random-init detector marks every face and lip value)."""
+        if "face" not in self.config.regions and not self._needs("sync"):
+            return None
+        if self.protocol.face_track == "gt":
+            return {"face_track": "gt", "source": "GT keypoints (joints 24-91), else MTCNN on GT frames", "untrained": False}
+        return {"face_track": "per-video", **self._face_detector().provenance()}
 
     def _own_track(self, frames: np.ndarray, video_sha: str) -> BoxTrack | None:
         """A video's own face track from the protocol's detector on its protocol-size frames (cached by content)."""
         name = self.protocol.face_detector
         if name == "facemesh":  # the landmarks mouth LMD and lip-audio read too: computed once per video
             return track_from_points(self._landmarks("facemesh", frames, video_sha), self.protocol, name)
-        key = cache_key(kind="face-boxes", detector=name, weights=self._face_detector_weights(), video=video_sha,
+        key = cache_key(kind="face-boxes", detector=name, weights=self._face_detector_id(), video=video_sha,
                         frames=len(frames), size=self.protocol.size)
         cached = self.cache.get(key)
         if cached is None:

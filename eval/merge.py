@@ -23,7 +23,7 @@ def _config_from(meta: dict) -> EvalConfig:
 
 
 # what must agree across shards; what is copied from them (never rebuilt from the merging process)
-MUST_AGREE = ("protocol", "inputs", "extractors", "untrained_extractors", "gesture_keypoints")
+MUST_AGREE = ("protocol", "inputs", "extractors", "untrained_extractors", "gesture_keypoints", "face_track")
 PER_METRIC_PROVENANCE = ("extractor", "weights", "untrained")
 
 
@@ -47,7 +47,7 @@ def check_same_provenance(path: Path, meta: dict, first: dict) -> None:
 def return_shard_provenance(results: dict, first: dict) -> None:
     """Provenance of a merged run is the shards' (checked equal), not the merging process's: shards
     computed with random-init networks stay marked wherever they are merged."""
-    for key in ("extractors", "untrained_extractors", "package", "environment"):
+    for key in ("extractors", "untrained_extractors", "face_track", "package", "environment"):
         results[key] = first[key]
     for region, outs in results["metrics"].items():
         for out, entry in outs.items():

@@ -8,13 +8,19 @@
       "config": {"metrics", "regions", "split", "shard", "allow_untrained", "batch_size", "reuse_memory"},
       "inputs": {"pred": dir, "gt": dir, "pred_files_sha256": h, "gt_files_sha256": h, "n_pairs": n},
       "clips": {"evaluated": [...], "missing": [...], "extra": [...], "failed": {id: reason},
-                "no_face": [...], "resized": {id: {"pred": [w, h], "gt": [w, h], "to": [s, s],
-                "aspect_changed": [side, ...] (only when a side is not square)}}},
+                "no_face": [...] (GT has no face), "no_face_pred": [...] (the prediction shows none),
+                "faces": {id: {"frames", "pred", "gt"}} (frames without a face of their own, per-video tracks),
+                "resized": {id: {"pred": [w, h], "gt": [w, h], "to": [s, s],
+                "aspect_changed": [side, ...] (only when a side is not square)}},
+                "resampled": {id: {"fps", "frames", "variable_rate"}} (predictions retimed by --fps-resample)},
       "complete": bool (no missing or failed clip),
       "metrics": {region: {metric: {"value", "n", "direction", "extractor", "weights", "untrained"}}},
-          (region "landmarks": this project's MediaPipe metrics, with their frame and detection counts)
+          (region "landmarks": this project's MediaPipe metrics, with their frame and detection counts;
+          regions "face" and "lip" add n_no_face_pred, n_no_face_gt, n_no_face_pred_clips; "lip" holds GT's own
+          sync_c_gt, sync_d_gt, av_offset_gt beside the prediction's)
       "warnings": [line, ...] (extra predictions not scored, aspect-ratio changes),
       "untrained_extractors": bool,
+      "face_track": {"face_track": "per-video" | "gt", detector provenance...} (None without face or lip metrics),
       "extractors": {name: {"extractor", "weights", "untrained", "source", "preprocessing", "layout"}},
           (MediaPipe detectors add "model_files": {path in the package: sha256})
       "gesture_keypoints": "files" or "extractor:<name>", "seeds": {...}, "timing": {...}, "environment": {...},

@@ -118,9 +118,11 @@ def assemble(
                 **prov,
             }
     faces = {o.clip_id: o.faces for o in outcomes if o.faces}
+    face_track = ev.face_track_provenance()
     for region in ("face", "lip"):
         for entry in metrics.get(region, {}).values():
             entry.update(face_counts(faces))
+            entry["untrained"] = bool(entry.get("untrained") or (face_track and face_track["untrained"]))
     untrained = any(v.get("untrained") for r in metrics.values() for v in r.values())
     failed = {o.clip_id: o.error for o in outcomes if o.error}
     resized = {o.clip_id: o.resized for o in outcomes if o.resized}
@@ -153,6 +155,7 @@ def assemble(
         "metrics": metrics,
         "untrained_extractors": untrained,
         "extractors": ev.extractors.provenance_all(config.metrics),
+        "face_track": face_track,
         "gesture_keypoints": ev.gesture_keypoints,
         "seeds": {"div": config.protocol.div_seed},
         "timing": {"seconds": round(seconds, 3), "clips": len(outcomes),

@@ -10,7 +10,8 @@ from eval.results import UNTRAINED_MARK, load_results
 
 # (table group, column label, our region, our output name): the paper's Table I column order, then this
 # project's additions (group marked ADDED_MARK). The paper's "video" columns are our "full" region; "lip" are
-# SyncNet outputs; "gesture" FGD/Div; "landmarks" the MediaPipe landmark metrics.
+# SyncNet outputs (with GT's own Sync-C/D, the reference a row's Sync-C is read against); "gesture" FGD/Div;
+# "landmarks" the MediaPipe landmark metrics.
 TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("gesture", "FGD", "gesture", "fgd"),
     ("gesture", "Div", "gesture", "div"),
@@ -22,6 +23,8 @@ TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("face", "LPIPS", "face", "lpips"),
     ("lip", "Sync-C", "lip", "sync_c"),
     ("lip", "Sync-D", "lip", "sync_d"),
+    ("lip", "Sync-C (GT)", "lip", "sync_c_gt"),
+    ("lip", "Sync-D (GT)", "lip", "sync_d_gt"),
     ("video", "FID", "full", "fid"),
     ("video", "FVD", "full", "fvd"),
     ("video", "PSNR", "full", "psnr"),

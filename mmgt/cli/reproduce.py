@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from eval.protocol import Protocol
 from mmgt.experiments.tables import DEFAULT_METHODS, TableConfig, reproduce
 from mmgt.methods import MethodConfig
 
@@ -30,11 +31,13 @@ def _command(table: str):
             help="Rows without a trained model are listed as not measured (default) or refused."),
         checkpoint: Optional[Path] = typer.Option(None, help="Video model checkpoint for a single generated row."),
         pose_checkpoint: Optional[Path] = typer.Option(None, help="Pose model checkpoint for a single two-stage row."),
+        face_track: str = typer.Option(Protocol.face_track, help="Face region and lip sync: per-video (each video's own "
+                                       "face) or gt (GT's face position on both sides); recorded in the table header."),
     ) -> None:
         method_config = MethodConfig(preset=preset, checkpoint=checkpoint, pose_checkpoint=pose_checkpoint, device=device, seed=seed)
         cfg = TableConfig(table=table, data=data, methods=tuple(m for m in methods.split(",") if m), runs=runs,
                           results=results, allow_untrained=allow_untrained, skip_missing=skip_missing,
-                          method_config=method_config)
+                          method_config=method_config, eval_overrides={"protocol": Protocol(face_track=face_track)})
         print(reproduce(cfg).read_text())
 
     command.__doc__ = f"Rebuild {table} under results/{table}/."

@@ -130,6 +130,14 @@ def sparse_detections(runs: dict[str, dict], out: str, share: Callable[[dict], f
     return [f"`{m}` {v:.0%}" for m, v in shares.items() if v < 1 - SPARSE]
 
 
+def face_track_note(results: dict) -> str:
+    """Where the face region and lip sync look for the face, as the table header states it."""
+    track = results["protocol"].get("face_track", "gt")
+    if track == "gt":
+        return "face region and lip sync cropped at GT's face track on both sides (`--face-track gt`)"
+    return f"face region and lip sync cropped at each video's own face track ({results['protocol']['face_detector']})"
+
+
 def render(cfg: TableConfig, runs: dict[str, dict], missing: dict[str, list[Path]] | None = None) -> str:
     """The markdown table: provenance header, our rows, then the paper's rows."""
     split = Split(cfg.data)
@@ -144,7 +152,7 @@ def render(cfg: TableConfig, runs: dict[str, dict], missing: dict[str, list[Path
         f"# {title}",
         "",
         f"**Data:** `{cfg.data}` ({split.meta.get('generator', 'dataset')}, {len(split.clips('test'))} test clips); "
-        f"**protocol:** v{any_run['protocol']['version']} (docs/PROTOCOL.md); "
+        f"**protocol:** v{any_run['protocol']['version']} (docs/PROTOCOL.md), {face_track_note(any_run)}; "
         f"**code:** {any_run['package']['git']['commit']}.",
         "",
         "**Not comparable to the paper:** our rows are measured on the embedded synthetic-speakers split, "
