@@ -46,10 +46,17 @@ def test_registered_with_their_outputs():
     assert metrics.create("pose_error").directions == {"pose_err": "lower", "pck": "higher"}
 
 
+def mouth_moved(mesh: np.ndarray, offset: tuple[float, float]) -> np.ndarray:
+    """``mesh`` with its lip points moved by ``offset`` pixels against the rest of the face."""
+    mesh = mesh.copy()
+    mesh[:, list(MOUTH)] += np.float32(offset)
+    return mesh
+
+
 def test_mouth_lmd_is_the_mouth_offset_in_inter_ocular_distances_and_counts_missed_faces():
     rng = np.random.default_rng(0)
     gt = face(rng)
-    pred = gt + np.float32([3, 4])  # every point 5 px off; IOD 40 px
+    pred = mouth_moved(gt, (3, 4))  # every lip point 5 px off against the eyes; IOD 40 px
     pred[:5] = np.nan  # no face found in the prediction's first 5 frames
     gt[-2:, :, 0] = np.nan  # nor in GT's last 2
     metric = metrics.create("mouth_lmd")
@@ -67,9 +74,9 @@ def test_landmark_errors_pool_frames_so_a_clip_with_few_detections_weighs_little
     rng = np.random.default_rng(7)
     gt = face(rng)
     spurious = np.full_like(gt, np.nan)
-    spurious[:2] = gt[:2] + np.float32([0, 200])  # 5 IODs off, in 2 frames only
+    spurious[:2] = mouth_moved(gt, (0, 200))[:2]  # lips 5 IODs off, in 2 frames only
     lmd = metrics.create("mouth_lmd")
-    lmd.update("good", gt + np.float32([4, 0]), gt)  # 0.1 IOD off in all T frames
+    lmd.update("good", mouth_moved(gt, (4, 0)), gt)  # 0.1 IOD off in all T frames
     lmd.update("spurious", spurious, gt)
     assert lmd.compute()["mouth_lmd"] == pytest.approx((0.1 * T + 5 * 2) / (T + 2), rel=1e-6)
     assert lmd.mean("mouth_lmd") == pytest.approx((0.1 + 5) / 2, rel=1e-6)  # what a mean over clips would say
