@@ -58,5 +58,7 @@ def synth(
 
 
 from mmgt.cli.pats import register as _register_pats  # noqa: E402  (prepare-pats, extract-pose)
+from mmgt.cli.pats_download import register as _register_download  # noqa: E402  (download-pats)
 
+_register_download(app)
 _register_pats(app)

@@ -152,7 +152,7 @@ def prepare_pats(config: PatsConfig, extractor: PoseExtractor, *, progress: bool
     meta = _meta(config, extractor)
     bar = tqdm(intervals, desc="prepare-pats", unit="interval", disable=not progress)
     for interval in bar:
-        split = split_ids.split_of(interval.interval_id)
+        split = split_ids.split_of(interval)
         source = find_source(interval, config.videos)
         if interval.interval_id in summary.prepared:
             summary.skip(interval, "duplicate", "interval id already prepared in this run")

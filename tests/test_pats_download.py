@@ -1,0 +1,171 @@
+"""download-pats against a loopback HTTP server: resumable, dead links recorded, transient ones retried."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+from yt_dlp.networking.exceptions import HTTPError
+from yt_dlp.utils import DownloadError, ExtractorError
+
+from mmgt.data.pats_download import (DeadLink, DownloadConfig, SourceVideo, TransientError, classify, download_pats,
+                                     needed_videos, read_status)
+from mmgt.data.pats_intervals import Interval
+from mmgt.data.shards import Shard
+from mmgt.errors import UsageError
+from pats_fixtures import write_source
+from pats_server import LoopbackServer, Served
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = ["dataset", "delta_time", "end_time", "interval_id", "speaker", "start_time", "video_fn", "video_link"]
+
+
+def write_table(path: Path, url: str, rows: list[tuple[str, str, str, str, float, float]]) -> Path:
+    """A PATS-format table; rows are (dataset, interval_id, speaker, served file, start, end)."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(COLUMNS)
+        for dataset, interval_id, speaker, name, start, end in rows:
+            writer.writerow([dataset, end - start, f"0:00:{end:09.6f}", interval_id, speaker, f"0:00:{start:09.6f}",
+                             "", f"{url}/{name}"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> dict[str, bytes]:
+    """Two small raw-style source videos, as bytes."""
+    folder = tmp_path_factory.mktemp("pats_sources")
+    return {name: write_source(folder / f"{name}.mp4", seconds).read_bytes()
+            for name, seconds in (("a", 4.0), ("b", 6.0))}
+
+
+def _invoke(*args) -> object:
+    import typer
+
+    from mmgt.cli.pats_download import register
+
+    app = typer.Typer()
+    register(app)
+    app.callback()(lambda: None)  # a group: the sub-command keeps its name
+    return CliRunner().invoke(app, ["download-pats", *[str(a) for a in args]])
+
+
+# ---- killed mid-run, rerun: finished files are not fetched again, partial ones resume ------------
+
+def test_killed_download_resumes_without_refetching_and_404_is_dead(sources, tmp_path):
+    served = Served(files={"/a.mp4": sources["a"], "/b.mp4": sources["b"]}, stall={"/b.mp4"})
+    raw = tmp_path / "raw"
+    with LoopbackServer(served) as url:
+        table = write_table(tmp_path / "iv.csv", url, [
+            ("test", "1", "oliver", "a.mp4", 0.5, 3.9), ("test", "2", "oliver", "a.mp4", 1.0, 3.5),
+            ("test", "3", "oliver", "b.mp4", 1.0, 5.0), ("test", "4", "oliver", "gone.mp4", 0.0, 4.0),
+            ("train", "5", "oliver", "never.mp4", 0.0, 4.0)])
+        args = ["--intervals", table, "--out", raw, "--split", "test", "--jobs", 1, "--backoff", 0, "--no-progress"]
+        child = subprocess.Popen([sys.executable, "-m", "mmgt.cli", "data", "download-pats", *map(str, args)],
+                                 env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+        try:
+            assert served.stalled.wait(120), child.stderr.read().decode() if child.poll() is not None else "no stall"
+            part = raw / "oliver" / "b.mp4.part"
+            deadline = time.monotonic() + 30
+            while not (part.is_file() and part.stat().st_size > 0) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(30)
+            child.stderr.close()
+        assert (raw / "oliver" / "a.mp4").read_bytes() == sources["a"]
+        assert not (raw / "oliver" / "b.mp4").exists() and part.stat().st_size > 0
+        partial = part.stat().st_size
+        served.release.set()
+        first_run = len(served.requests)
+
+        rerun = _invoke(*args)
+        assert rerun.exit_code == 3, rerun.output
+        second = served.requests[first_run:]
+        assert not [r for r in second if r[0] == "/a.mp4"]  # a finished file is never fetched again
+        assert f"bytes={partial}-" in served.hits("/b.mp4")  # the partial file resumed
+        assert (raw / "oliver" / "b.mp4").read_bytes() == sources["b"]
+        assert "/never.mp4" not in {p for p, _ in served.requests}  # a train interval: not needed for --split test
+        gone = read_status(raw, SourceVideo("oliver/gone", "", ()))
+        assert (gone.state, gone.error) == ("dead", "HTTP 404")
+        assert "missing oliver/gone (dead)" in rerun.output
+
+        third = _invoke(*args)
+        assert third.exit_code == 3 and len(served.requests) == first_run + len(second)  # nothing fetched
+    summary = json.loads((raw / "download-summary.json").read_text())
+    assert (summary["done"], summary["fetched"], summary["dead"], summary["failed"]) == (2, 0, 1, 0)
+    assert [m["video"] for m in summary["missing"]] == ["oliver/gone"]
+
+
+# ---- transient failures: backoff, then retried by the next run -------------------------------------
+
+def test_transient_failures_are_retried_with_backoff_and_by_reruns(sources, tmp_path):
+    served = Served(files={"/a.mp4": sources["a"], "/b.mp4": sources["b"]},
+                    fail={"/a.mp4": [503, 503], "/b.mp4": [503] * 3})
+    waits: list[float] = []
+    with LoopbackServer(served) as url:
+        table = write_table(tmp_path / "iv.csv", url, [("test", "1", "seth", "a.mp4", 0, 4), ("dev", "2", "seth", "b.mp4", 0, 4)])
+        config = DownloadConfig(table, tmp_path / "raw", retries=2, backoff_s=1.5, jobs=2)
+        first = download_pats(config, progress=False, sleep=waits.append)
+        assert (first.done, first.failed, first.dead) == (1, 1, 0)
+        assert sorted(waits) == [1.5, 1.5, 3.0, 3.0]  # two retries each, the wait doubling
+        failed = read_status(config.out, SourceVideo("seth/b", "", ()))
+        assert (failed.state, failed.attempts) == ("failed", 3) and "503" in failed.error
+        second = download_pats(config, progress=False, sleep=waits.append)
+    assert (second.done, second.fetched, second.failed) == (2, 1, 0)
+    assert read_status(config.out, SourceVideo("seth/b", "", ())).attempts == 4
+    assert (config.out / "seth" / "b.mp4").read_bytes() == sources["b"]
+
+
+# ---- pieces ----------------------------------------------------------------------------------------
+
+def test_each_needed_video_once_and_shards_are_disjoint():
+    rows = [Interval(str(i), "jon", 0, 4, video_link=f"https://www.youtube.com/watch?v=Video{i % 5:06d}")
+            for i in range(40)] + [Interval("x", "jon", 0, 4, video_fn="only_a_name.mp4")]
+    videos, no_link = needed_videos(rows)
+    assert [v.key for v in videos] == [f"jon/Video{i:06d}" for i in range(5)] and len(videos[0].interval_ids) == 8
+    assert [i.interval_id for i in no_link] == ["x"]
+    shards = [Shard(i, 3) for i in range(3)]
+    owners = [[s.holds(v.key) for s in shards] for v in videos]
+    assert all(sum(o) == 1 for o in owners)
+    with pytest.raises(UsageError, match="--shard"):
+        Shard.parse("3/3")
+
+
+def _error(cause: Exception) -> DownloadError:
+    return DownloadError(f"ERROR: {cause}", (type(cause), cause, None))
+
+
+class _Response:
+    status, reason, headers, url = 410, "Gone", {}, "http://127.0.0.1/x"
+
+    def read(self, *args):
+        return b""
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("cause, dead", [
+    (ExtractorError("[youtube] abc: Video unavailable. This video has been removed by the uploader", expected=True), True),
+    (ExtractorError("[youtube] abc: Private video. Sign in if you've been granted access", expected=True), True),
+    (ExtractorError("[youtube] abc: Sign in to confirm you're not a bot", expected=True), False),
+    (ExtractorError("[generic] x: Unable to download webpage: timed out"), False),
+])
+def test_classify_tells_dead_from_transient(cause, dead):
+    result = classify(_error(cause))
+    assert isinstance(result, DeadLink if dead else TransientError)
+    assert ("--cookies" in str(result)) == ("Sign in to confirm" in str(cause))
+
+
+def test_classify_http_statuses():
+    assert str(classify(_error(HTTPError(_Response())))) == "HTTP 410"
