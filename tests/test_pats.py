@@ -79,7 +79,8 @@ def test_missing_broken_and_short_sources_are_listed_not_fatal(prepared):
     reasons = {s["interval_id"]: s["reason"] for s in saved["skipped"]}
     assert reasons == {"1003": "missing", "1004": "broken", "1005": "too short"}
     assert "broken.mp4" in next(s["detail"] for s in saved["skipped"] if s["interval_id"] == "1004")
-    assert saved["counts"] == {"intervals_prepared": 2, "clips": 5, "missing": 1, "broken": 1, "too short": 1}
+    assert saved["counts"] == {"intervals_prepared": 2, "intervals_reused": 0, "clips": 5, "not selected": 0,
+                              "missing": 1, "broken": 1, "too short": 1}
 
 
 def test_frames_are_retimed_to_25fps_by_timestamp(prepared):
@@ -193,12 +194,12 @@ def test_config_rejects_unknown_speakers_and_odd_sizes(tmp_path):
     with pytest.raises(MMGTError, match="unknown PATS speakers \\['chem'\\]"):
         PatsConfig(tmp_path, tmp_path, tmp_path, speakers=("chem",))
     with pytest.raises(MMGTError, match="even"):
-        PatsConfig(tmp_path, tmp_path, tmp_path, size=255)
+        PatsConfig(tmp_path, tmp_path, tmp_path, sizes=(255,))
 
 
 def test_read_interval_stops_where_the_video_ends(raw):
     media = read_interval(raw / "videos" / "show_a.mp4", 7.0, 3.0)
-    assert len(media.frames) == 25 and media.audio.shape == (25 * 640,)  # 7.0 s .. 8.0 s
+    assert len(media.frames[0]) == 25 and media.audio.shape == (25 * 640,)  # 7.0 s .. 8.0 s
     with pytest.raises(DataError, match="show_a.mp4"):
         read_interval(raw / "videos" / "show_a.mp4", 9.0, 3.0)
 
@@ -260,7 +261,7 @@ def test_prepare_pats_with_mediapipe_on_a_raw_synthetic_speaker(tmp_path):
                                      "7,oliver,0:00:00.4,0:00:03.8,s.mp4\n")
     config = PatsConfig(tmp_path / "iv.csv", tmp_path / "videos", tmp_path / "out", window=WindowSpec(3.2, 1.0))
     summary = prepare_pats(config, pose.create("mediapipe"), progress=False)
-    assert summary.counts() == {"intervals_prepared": 1, "clips": 1}
+    assert summary.counts() == {"intervals_prepared": 1, "intervals_reused": 0, "clips": 1, "not selected": 0}
     kp = Split(tmp_path / "out").clips()[0].keypoints()
     gt = it.keypoints[np.round(30 * (0.4 + np.arange(80) / 25)).astype(int)].copy()
     gt[..., 0] -= square_crop("oliver", 456, 256)[0]

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from yt_dlp.networking.exceptions import HTTPError
 from yt_dlp.utils import DownloadError, ExtractorError
 
-from mmgt.data.pats_download import (DeadLink, DownloadConfig, SourceVideo, TransientError, classify, download_pats,
+from mmgt.data.pats_download import (DeadLink, DownloadConfig, TransientError, classify, download_pats,
                                      needed_videos, read_status)
 from mmgt.data.pats_intervals import Interval
 from mmgt.data.shards import Shard
@@ -95,7 +95,7 @@ def test_killed_download_resumes_without_refetching_and_404_is_dead(sources, tmp
         assert f"bytes={partial}-" in served.hits("/b.mp4")  # the partial file resumed
         assert (raw / "oliver" / "b.mp4").read_bytes() == sources["b"]
         assert "/never.mp4" not in {p for p, _ in served.requests}  # a train interval: not needed for --split test
-        gone = read_status(raw, SourceVideo("oliver/gone", "", ()))
+        gone = read_status(raw, "oliver/gone")
         assert (gone.state, gone.error) == ("dead", "HTTP 404")
         assert "missing oliver/gone (dead)" in rerun.output
 
@@ -118,11 +118,11 @@ def test_transient_failures_are_retried_with_backoff_and_by_reruns(sources, tmp_
         first = download_pats(config, progress=False, sleep=waits.append)
         assert (first.done, first.failed, first.dead) == (1, 1, 0)
         assert sorted(waits) == [1.5, 1.5, 3.0, 3.0]  # two retries each, the wait doubling
-        failed = read_status(config.out, SourceVideo("seth/b", "", ()))
+        failed = read_status(config.out, "seth/b")
         assert (failed.state, failed.attempts) == ("failed", 3) and "503" in failed.error
         second = download_pats(config, progress=False, sleep=waits.append)
     assert (second.done, second.fetched, second.failed) == (2, 1, 0)
-    assert read_status(config.out, SourceVideo("seth/b", "", ())).attempts == 4
+    assert read_status(config.out, "seth/b").attempts == 4
     assert (config.out / "seth" / "b.mp4").read_bytes() == sources["b"]
 
 

@@ -140,20 +140,21 @@ def finished_file(out: Path, video: SourceVideo) -> Path | None:
     return None
 
 
-def status_path(out: Path, video: SourceVideo) -> Path:
-    return out / STATUS_DIR / video.speaker / f"{video.name}.json"
+def status_path(out: Path, key: str) -> Path:
+    """The status file of the video ``<speaker>/<name>``."""
+    return out / STATUS_DIR / f"{key}.json"
 
 
-def read_status(out: Path, video: SourceVideo) -> VideoStatus | None:
+def read_status(out: Path, key: str) -> VideoStatus | None:
     try:
-        return VideoStatus(**json.loads(status_path(out, video).read_text()))
+        return VideoStatus(**json.loads(status_path(out, key).read_text()))
     except (OSError, ValueError, TypeError):
         return None  # never fetched, or a status file cut short: fetch again
 
 
-def write_status(out: Path, video: SourceVideo, status: VideoStatus) -> None:
+def write_status(out: Path, key: str, status: VideoStatus) -> None:
     status.updated = time.time()
-    with atomic_path(status_path(out, video)) as tmp:
+    with atomic_path(status_path(out, key)) as tmp:
         tmp.write_text(json.dumps(asdict(status), indent=2, sort_keys=True) + "\n")
 
 
@@ -225,11 +226,11 @@ def download_one(video: SourceVideo, config: DownloadConfig, fetch: Fetch = fetc
                  sleep: Callable[[float], None] = time.sleep) -> tuple[VideoStatus, bool]:
     """Bring one video to ``done`` or ``dead`` if it can; ``(its status, fetched by this call)``."""
     existing = finished_file(config.out, video)
-    status = read_status(config.out, video) or VideoStatus("failed", video.link)
+    status = read_status(config.out, video.key) or VideoStatus("failed", video.link)
     if existing is not None:
         if status.state != "done" or status.file != existing.name:  # fetched by hand or by S2G-MDD's script
             status = VideoStatus("done", video.link, existing.name, existing.stat().st_size, status.attempts)
-            write_status(config.out, video, status)
+            write_status(config.out, video.key, status)
         return status, False
     if status.state == "dead" and not config.retry_dead:
         return status, False
@@ -242,14 +243,14 @@ def download_one(video: SourceVideo, config: DownloadConfig, fetch: Fetch = fetc
             break
         except TransientError as exc:
             status = VideoStatus("failed", video.link, attempts=status.attempts, error=str(exc))
-            write_status(config.out, video, status)
+            write_status(config.out, video.key, status)
             if attempt < config.retries:
                 sleep(config.backoff_s * 2 ** attempt)
             continue
         status = VideoStatus("done", video.link, path.name, path.stat().st_size, status.attempts)
-        write_status(config.out, video, status)
+        write_status(config.out, video.key, status)
         return status, True
-    write_status(config.out, video, status)
+    write_status(config.out, video.key, status)
     return status, False
 
 
