@@ -169,3 +169,37 @@ def test_classify_tells_dead_from_transient(cause, dead):
 
 def test_classify_http_statuses():
     assert str(classify(_error(HTTPError(_Response())))) == "HTTP 410"
+
+
+# ---- from links to a split that mmgt-eval check accepts ------------------------------------------
+
+def test_downloaded_videos_prepare_into_a_split_that_check_accepts(sources, tmp_path):
+    import typer
+
+    from mmgt import pose
+    from mmgt.cli.pats import register
+    from pats_fixtures import BandReader
+
+    served = Served(files={"/a.mp4": sources["a"], "/b.mp4": sources["b"]})
+    raw, out = tmp_path / "raw", tmp_path / "split"
+    with LoopbackServer(served) as url:
+        table = write_table(tmp_path / "iv.csv", url, [
+            ("test", "1", "oliver", "a.mp4", 0.5, 4.0), ("test", "2", "jon", "b.mp4", 1.0, 5.0),
+            ("test", "3", "seth", "gone.mp4", 0.0, 4.0)])
+        assert _invoke("--intervals", table, "--out", raw, "--no-progress").exit_code == 3
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app)
+    pose.register("band-reader", BandReader)
+    try:
+        prepare = ["prepare-pats", "--intervals", table, "--videos", raw, "--out", out, "--size", 128,
+                   "--extractor", "band-reader", "--no-progress"]
+        first = CliRunner().invoke(app, [str(a) for a in prepare])
+        rerun = CliRunner().invoke(app, [str(a) for a in prepare])
+    finally:
+        pose.unregister("band-reader")
+    assert first.exit_code == 0 and "intervals_prepared: 2" in first.output and "dead link: 1" in first.output
+    assert rerun.exit_code == 0 and "intervals_reused: 2" in rerun.output, rerun.output
+    check = subprocess.run([sys.executable, "-m", "eval.cli", "check", "--pred", str(out / "test"), "--gt", str(out)],
+                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0 and "0 problem(s)" in check.stderr, check.stdout + check.stderr
