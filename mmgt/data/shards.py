@@ -18,7 +18,7 @@ class Shard:
 
     def __post_init__(self):
         if not 0 <= self.index < self.count:
-            raise UsageError("--shard", f"needs 0 <= i < N, got {self.index}/{self.count}")
+            raise UsageError("--shard", f"need 0 <= i < N, got {self.index}/{self.count}")
 
     @classmethod
     def parse(cls, text: str) -> "Shard":
