@@ -203,3 +203,16 @@ def test_downloaded_videos_prepare_into_a_split_that_check_accepts(sources, tmp_
     check = subprocess.run([sys.executable, "-m", "eval.cli", "check", "--pred", str(out / "test"), "--gt", str(out)],
                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
     assert check.returncode == 0 and "0 problem(s)" in check.stderr, check.stdout + check.stderr
+
+
+def test_files_fetched_before_by_hand_or_by_s2g_mdd_are_adopted_not_fetched(sources, tmp_path):
+    served = Served(files={"/clips/episode-4a7b": sources["a"]})
+    raw = tmp_path / "raw"
+    (raw / "jon").mkdir(parents=True)
+    (raw / "jon" / "4a7b.mp4").write_bytes(sources["a"])  # S2G-MDD's name: the link's last 4 characters
+    with LoopbackServer(served) as url:
+        table = write_table(tmp_path / "iv.csv", url, [("test", "1", "jon", "clips/episode-4a7b", 0, 4)])
+        summary = download_pats(DownloadConfig(table, raw), progress=False)
+    assert served.requests == [] and (summary.done, summary.fetched) == (1, 0)
+    status = read_status(raw, "jon/episode-4a7b")
+    assert (status.state, status.file, status.bytes) == ("done", "4a7b.mp4", len(sources["a"]))

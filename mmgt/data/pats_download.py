@@ -24,7 +24,7 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from mmgt.data.pats_intervals import EXTENSIONS, Interval, read_intervals, read_split_ids, select, video_key
+from mmgt.data.pats_intervals import EXTENSIONS, Interval, link_ids, read_intervals, read_split_ids, select, video_key
 from mmgt.data.shards import Shard
 from mmgt.errors import UsageError
 from mmgt.video_io import atomic_path
@@ -132,11 +132,13 @@ def needed_videos(intervals: list[Interval]) -> tuple[list[SourceVideo], list[In
 
 
 def finished_file(out: Path, video: SourceVideo) -> Path | None:
-    """The complete file of ``video`` under ``out``, if one exists."""
-    for ext in EXTENSIONS:
-        path = out / video.speaker / f"{video.name}{ext}"
-        if path.is_file() and path.stat().st_size > 0:
-            return path
+    """The complete file of ``video`` under ``out/<speaker>/``, if one exists: ours, or one named as
+    S2G-MDD's script names it (the link's last 4 characters for links not on YouTube)."""
+    for name in dict.fromkeys([video.name, *link_ids(video.link)]):
+        for ext in EXTENSIONS:
+            path = out / video.speaker / f"{name}{ext}"
+            if path.is_file() and path.stat().st_size > 0:
+                return path
     return None
 
 
