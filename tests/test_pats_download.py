@@ -216,3 +216,15 @@ def test_files_fetched_before_by_hand_or_by_s2g_mdd_are_adopted_not_fetched(sour
     assert served.requests == [] and (summary.done, summary.fetched) == (1, 0)
     status = read_status(raw, "jon/episode-4a7b")
     assert (status.state, status.file, status.bytes) == ("done", "4a7b.mp4", len(sources["a"]))
+
+
+def test_dry_run_counts_what_is_needed_without_fetching(tmp_path):
+    table = write_table(tmp_path / "iv.csv", "http://127.0.0.1:9", [
+        ("test", "1", "oliver", "a.mp4", 0, 4), ("test", "2", "oliver", "a.mp4", 4, 8),
+        ("train", "3", "jon", "b.mp4", 0, 4), ("test", "4", "jon", "c.mp4", 0, 4)])
+    result = _invoke("--intervals", table, "--out", tmp_path / "raw", "--split", "test", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["jon: 1 videos for 1 intervals (0 intervals without a link)",
+                                          "oliver: 1 videos for 2 intervals (0 intervals without a link)",
+                                          "total: 2 videos for 3 intervals"]
+    assert not (tmp_path / "raw").exists()

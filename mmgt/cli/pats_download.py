@@ -9,8 +9,9 @@ import typer
 
 from mmgt.cli.common import EXIT_INCOMPLETE, on_interrupt
 from mmgt.data.pats import SPEAKER_CROP
-from mmgt.data.pats_download import STATUS_DIR, DownloadConfig, DownloadSummary, download_pats, summary_path
-from mmgt.data.pats_intervals import CHOICES
+from mmgt.data.pats_download import (STATUS_DIR, DownloadConfig, DownloadSummary, SourceVideo, chosen_videos,
+                                     download_pats, summary_path)
+from mmgt.data.pats_intervals import CHOICES, Interval
 from mmgt.data.shards import Shard
 from mmgt.errors import UsageError
 
@@ -40,6 +41,14 @@ def print_download_summary(summary: DownloadSummary, config: DownloadConfig) -> 
     typer.echo(f"summary: {summary_path(config)}")
 
 
+def print_needed(videos: list[SourceVideo], no_link: list[Interval]) -> None:
+    for speaker in sorted({v.speaker for v in videos} | {i.speaker for i in no_link}):
+        mine = [v for v in videos if v.speaker == speaker]
+        typer.echo(f"{speaker}: {len(mine)} videos for {sum(len(v.interval_ids) for v in mine)} intervals"
+                   f" ({sum(i.speaker == speaker for i in no_link)} intervals without a link)")
+    typer.echo(f"total: {len(videos)} videos for {sum(len(v.interval_ids) for v in videos)} intervals")
+
+
 def download_pats_command(
     intervals: Path = typer.Option(..., "--intervals", help="PATS cmu_intervals_df.csv (or a CSV with the same columns)"),
     out: Path = typer.Option(..., "--out", help="folder of source videos to fill (what prepare-pats --videos reads)"),
@@ -54,6 +63,7 @@ def download_pats_command(
     retries: int = typer.Option(_D.retries, help="retries of a transient failure within this run"),
     backoff: float = typer.Option(_D.backoff_s, help="seconds before the first retry; doubles each time"),
     retry_dead: bool = typer.Option(_D.retry_dead, help="try links recorded dead again"),
+    dry_run: bool = typer.Option(False, help="only count the videos and intervals needed, per speaker"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Fetch the source videos the chosen intervals need with yt-dlp; resumable, one status file per video.
@@ -67,6 +77,9 @@ def download_pats_command(
         raise UsageError("--speakers", f"unknown {unknown}; choose from {', '.join(SPEAKER_CROP)}")
     config = DownloadConfig(intervals, out, tuple(s.strip() for s in speakers.split(",") if s.strip()), split, ids,
                             Shard.parse(shard), cookies, parse_rate(rate_limit), jobs, retries, backoff, retry_dead)
+    if dry_run:
+        print_needed(*chosen_videos(config))
+        return
     on_interrupt(lambda: f"finished videos are kept and never fetched again, partial ones resume "
                          f"({out / STATUS_DIR} has one status file per video); rerun the same command")
     summary = download_pats(config, progress=progress)
