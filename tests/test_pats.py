@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from mmgt import keypoints as K
 from mmgt import pose
 from mmgt.data.layout import Split
-from mmgt.data.pats import SUMMARY, PatsConfig, prepare_pats, square_crop
-from mmgt.data.pats_intervals import (Interval, SplitIds, parse_time, read_intervals, read_split_ids, select,
+from mmgt.data.pats import SPEAKER_CROP, SUMMARY, PatsConfig, prepare_pats, square_crop
+from mmgt.data.pats_intervals import (SPEAKERS, Interval, SplitIds, parse_time, read_intervals, read_split_ids, select,
                                      source_names)
 from mmgt.data.source_media import read_interval
 from mmgt.data.windows import WindowSpec
@@ -129,6 +129,7 @@ def test_keypoints_are_sliced_with_their_frames_and_lower_body_zeroed(prepared):
 # ---- pieces -----------------------------------------------------------------------------------
 
 def test_square_crop_offsets_at_720p():
+    assert tuple(SPEAKER_CROP) == SPEAKERS
     assert square_crop("oliver", 1280, 720) == (486, 720)
     assert square_crop("seth", 1280, 720) == (505, 720)
     assert square_crop("chemistry", 1280, 720) == (39, 720)

@@ -11,7 +11,7 @@ import typer
 from mmgt import pose
 from mmgt.cli.common import on_interrupt
 from mmgt.data.layout import KEYPOINTS, MANIFEST, VIDEO, claim_output
-from mmgt.data.pats import GENERATOR, SPEAKER_CROP, SUMMARY, PatsConfig, Summary, merge_shards, prepare_pats
+from mmgt.data.pats import GENERATOR, SUMMARY, PatsConfig, Summary, merge_shards, prepare_pats
 from mmgt.data.pats_intervals import CHOICES
 from mmgt.data.pats_state import STATE_DIR
 from mmgt.data.shards import Shard
@@ -40,7 +40,7 @@ def prepare_pats_command(
     videos: Path = typer.Option(..., "--videos", help="folder of source videos (download-pats --out, or per-speaker "
                                 "sub-folders)"),
     out: Path = typer.Option(..., "--out", help="split root to write (several --size: OUT/<size>/ each)"),
-    speakers: str = typer.Option(",".join(SPEAKER_CROP), help="comma-separated PATS speakers"),
+    speakers: str = typer.Option(",".join(_D.speakers), help="comma-separated PATS speakers"),
     extractor: str = typer.Option("mediapipe", help="pose extractor: " + ", ".join(pose.available())),
     size: list[int] = typer.Option(list(_D.sizes), help="output frame side in pixels; 256: evaluation and stage 1, "
                                    "512: stage 2 at the paper preset; repeat for both (one decode serves them)"),

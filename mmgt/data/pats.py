@@ -32,7 +32,8 @@ from tqdm import tqdm
 from mmgt.data.layout import (META, ClipRecord, claim_output, read_manifest, remove_stale_clips, write_clip,
                               write_manifest, write_meta)
 from mmgt.data.pats_download import read_status
-from mmgt.data.pats_intervals import CHOICES, Interval, find_source, read_intervals, read_split_ids, select, source_names, video_key
+from mmgt.data.pats_intervals import (SPEAKERS, Interval, check_speakers, check_split, find_source, read_intervals,
+                                     read_split_ids, select, source_names, video_key)
 from mmgt.data.pats_state import IntervalState, SourceHashes, interval_key, is_done, load_state, save_state
 from mmgt.data.shards import Shard
 from mmgt.data.source_media import read_interval
@@ -71,7 +72,7 @@ class PatsConfig:
     intervals: Path
     videos: Path
     out: Path
-    speakers: tuple[str, ...] = tuple(SPEAKER_CROP)
+    speakers: tuple[str, ...] = SPEAKERS
     sizes: tuple[int, ...] = (256,)  # one size: OUT is the split root; several: OUT/<size>/ each
     window: WindowSpec = WindowSpec()
     max_seconds: float = 15.0
@@ -82,15 +83,12 @@ class PatsConfig:
     workers: int = 1  # processes; the output does not depend on it
 
     def __post_init__(self):
-        unknown = [s for s in self.speakers if s not in SPEAKER_CROP]
-        if unknown:
-            raise MMGTError(f"unknown PATS speakers {unknown}; choose from {', '.join(SPEAKER_CROP)}")
+        check_speakers(self.speakers)
         if not self.sizes or any(size <= 0 or size % 2 for size in self.sizes) or len(set(self.sizes)) < len(self.sizes):
-            raise MMGTError(f"--size must be distinct positive even numbers (H.264), got {self.sizes}")
+            raise UsageError("--size", f"must be distinct positive even numbers (H.264), got {self.sizes}")
         if self.window.fps != FPS:
             raise MMGTError(f"windows are cut on the {FPS} fps timeline, got {self.window.fps}")
-        if self.split not in CHOICES:
-            raise UsageError("--split", f"choose from {', '.join(CHOICES)}, got {self.split!r}")
+        check_split(self.split)
         if self.workers < 1:
             raise UsageError("--workers", f"must be >= 1, got {self.workers}")
 

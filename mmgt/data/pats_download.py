@@ -24,7 +24,8 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from mmgt.data.pats_intervals import EXTENSIONS, Interval, link_ids, read_intervals, read_split_ids, select, video_key
+from mmgt.data.pats_intervals import (EXTENSIONS, SPEAKERS, Interval, check_speakers, check_split, link_ids, read_intervals,
+                                     read_split_ids, select, video_key)
 from mmgt.data.shards import Shard
 from mmgt.errors import UsageError
 from mmgt.video_io import atomic_path
@@ -68,7 +69,7 @@ class DownloadConfig:
 
     intervals: Path
     out: Path
-    speakers: tuple[str, ...] = ("oliver", "jon", "seth", "chemistry")
+    speakers: tuple[str, ...] = SPEAKERS
     split: str = "all"
     ids: Path | None = None
     shard: Shard = Shard()
@@ -81,6 +82,8 @@ class DownloadConfig:
     socket_timeout_s: float = 30.0
 
     def __post_init__(self):
+        check_speakers(self.speakers)
+        check_split(self.split)
         if self.jobs < 1:
             raise UsageError("--jobs", f"must be >= 1, got {self.jobs}")
         if self.retries < 0 or self.backoff_s < 0:

@@ -19,8 +19,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmgt.errors import DataError
+from mmgt.errors import DataError, UsageError
 
+SPEAKERS = ("oliver", "jon", "seth", "chemistry")  # the paper's four (its "Kubinec" is PATS' chemistry)
 REQUIRED = ("interval_id", "speaker", "start_time", "end_time")
 VIDEO_COLUMNS = ("video_fn", "video_link")
 EXTENSIONS = (".mp4", ".mkv", ".webm")
@@ -42,6 +43,13 @@ class Interval:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+
+def check_speakers(speakers: tuple[str, ...]) -> None:
+    """``UsageError`` naming the speakers that are not among :data:`SPEAKERS`."""
+    unknown = [s for s in speakers if s not in SPEAKERS]
+    if unknown:
+        raise UsageError("--speakers", f"unknown PATS speakers {unknown}; choose from {', '.join(SPEAKERS)}")
 
 
 def parse_time(text: str) -> float:
@@ -156,10 +164,15 @@ def read_split_ids(path: str | Path | None) -> SplitIds:
     return SplitIds({i: "test" for i in ids if i}, "train")
 
 
+def check_split(split: str) -> None:
+    """``UsageError`` unless ``split`` is one of :data:`CHOICES`."""
+    if split not in CHOICES:
+        raise UsageError("--split", f"choose from {', '.join(CHOICES)}, got {split!r}")
+
+
 def select(intervals: list[Interval], split_ids: SplitIds, split: str = "all") -> list[tuple[Interval, str]]:
     """``(interval, split)`` of every interval assigned to ``split`` (``all``: to any split), in order."""
-    if split not in CHOICES:
-        raise ValueError(f"split must be one of {CHOICES}, got {split!r}")
+    check_split(split)
     pairs = [(interval, split_ids.split_of(interval)) for interval in intervals]
     return [(i, s) for i, s in pairs if s is not None and split in ("all", s)]
 
