@@ -166,11 +166,12 @@ def test_shards_are_disjoint_and_merge_into_the_unsharded_split(raw, tmp_path):
     assert _clips(sharded.out) == _clips(whole.out) and Split(sharded.out).validate() == []
 
 
-def test_workers_give_the_same_split(raw, tmp_path):
+@pytest.mark.parametrize("make_extractor", [None, BandReader], ids=["forked", "spawned-own-extractor"])
+def test_workers_give_the_same_split(raw, tmp_path, make_extractor):
     one = _config(raw, tmp_path / "one", split="test")
     two = replace(one, out=tmp_path / "two", workers=2)
     prepare_pats(one, BandReader(), progress=False)
-    prepare_pats(two, BandReader(), progress=False)
+    prepare_pats(two, BandReader(), make_extractor=make_extractor, progress=False)
     assert read_manifest(one.out / "manifest.csv") == read_manifest(two.out / "manifest.csv")
     for a, b in zip(Split(one.out).clips(), Split(two.out).clips()):
         np.testing.assert_array_equal(a.keypoints(), b.keypoints())

@@ -69,7 +69,8 @@ def prepare_pats_command(
     for each in config.sizes:
         claim_output(config.root(each), GENERATOR, force)
     on_interrupt(lambda: f"finished intervals are kept ({STATE_DIR}/ under {out}); rerun the same command to continue")
-    summary = prepare_pats(config, pose.create(extractor), progress=progress, force=force)
+    make_extractor = pose.factory(extractor)
+    summary = prepare_pats(config, make_extractor(), make_extractor=make_extractor, progress=progress, force=force)
     _print_summary(summary, [config.target(each) for each in config.sizes])
 
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Callable
 
 import av
 import cv2
@@ -184,7 +185,23 @@ def prepare_interval(job: Job, config: PatsConfig, extractor: PoseExtractor) -> 
     return out
 
 
-_EXTRACTOR: PoseExtractor | None = None  # the extractor a forked worker inherits
+_EXTRACTOR: PoseExtractor | None = None  # this process's extractor: the caller's, inherited, or built by _init_worker
+
+
+def _init_worker(make_extractor: Callable[[], PoseExtractor]) -> None:
+    global _EXTRACTOR
+    _EXTRACTOR = make_extractor()
+
+
+def _pool(config: PatsConfig, make_extractor: Callable[[], PoseExtractor] | None) -> ProcessPoolExecutor | None:
+    """No pool for one worker; forked workers sharing the caller's extractor; or fresh (spawned) workers
+    that each build their own with ``make_extractor`` (own ONNX sessions, own CUDA context)."""
+    if config.workers == 1:
+        return None
+    if make_extractor is None:
+        return ProcessPoolExecutor(config.workers, mp_context=get_context("fork"))
+    return ProcessPoolExecutor(config.workers, mp_context=get_context("spawn"), initializer=_init_worker,
+                               initargs=(make_extractor,))
 
 
 def _run_job(job: Job, config: PatsConfig) -> dict[int, list[ClipRecord]] | str:
@@ -270,9 +287,14 @@ def _write(config: PatsConfig, extractor: PoseExtractor, summary: Summary, recor
             tmp.write_text(summary.to_json())
 
 
-def prepare_pats(config: PatsConfig, extractor: PoseExtractor, *, progress: bool = True, force: bool = False) -> Summary:
+def prepare_pats(config: PatsConfig, extractor: PoseExtractor, *, make_extractor: Callable[[], PoseExtractor] | None = None,
+                 progress: bool = True, force: bool = False) -> Summary:
     """Prepare the chosen intervals (skipping those done for the same inputs); write manifest, meta and
     ``summary.json`` per size (a shard: under ``ROOT/shards/<i>-of-<N>/``, see :func:`merge_shards`).
+
+    With ``config.workers > 1`` each worker builds its extractor with ``make_extractor`` (a picklable
+    factory, such as the pose registry's) when given, else inherits ``extractor`` by fork (fine for
+    extractors without native threads or a GPU context).
 
     Each root must be empty, missing or an earlier output of prepare-pats, unless ``force``; a complete
     unsharded run removes clip folders its manifest does not list.
@@ -284,7 +306,7 @@ def prepare_pats(config: PatsConfig, extractor: PoseExtractor, *, progress: bool
     summary, records = Summary(), {size: [] for size in config.sizes}
     jobs = _plan(config, extractor, summary, records)
     _EXTRACTOR = extractor
-    pool = ProcessPoolExecutor(config.workers, mp_context=get_context("fork")) if config.workers > 1 else None
+    pool = _pool(config, make_extractor)
     complete = False
     try:
         with pool or nullcontext():
