@@ -176,3 +176,22 @@ def test_workers_give_the_same_split(raw, tmp_path, make_extractor):
     for a, b in zip(Split(one.out).clips(), Split(two.out).clips()):
         np.testing.assert_array_equal(a.keypoints(), b.keypoints())
     assert os.listdir(two.out / STATE_DIR) == os.listdir(one.out / STATE_DIR)
+
+
+@pytest.mark.slow  # renders four speakers; the fast check of the same is the split-file test above
+def test_standin_split_file_and_split_test_give_its_test_intervals_in_paper_windows(tmp_path):
+    from mmgt.data.synth.pats_standin import StandInConfig, write_sources, write_tables
+
+    standin = StandInConfig(videos_per_speaker=1, video_seconds=8.0, interval_seconds=4.0)
+    write_sources(tmp_path / "sources", standin)
+    table, split_file = write_tables(tmp_path, "https://example.invalid", standin)
+    chosen = json.loads(split_file.read_text())
+    rows = list(csv.DictReader(open(table)))
+    assert len(rows) == 8 and {r["dataset"] for r in rows} == {"train", "test", "dev"}
+    config = PatsConfig(table, tmp_path / "sources", tmp_path / "out", ids=split_file, split="test")
+    summary = prepare_pats(config, BandReader(), progress=False)
+    records = Split(config.out).records
+    assert sorted({r.source_id for r in records}) == sorted(map(str, chosen["test"])) == ["100002"]
+    # a 4 s interval is 100 frames: 80-frame windows every 12.5 frames start at 0 and 13
+    assert [(r.split, r.frame_start, r.frame_end) for r in records] == [("test", 0, 80), ("test", 13, 93)]
+    assert summary.not_selected == 7 and summary.skipped == []
