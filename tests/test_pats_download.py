@@ -160,6 +160,7 @@ class _Response:
     (ExtractorError("[youtube] abc: Private video. Sign in if you've been granted access", expected=True), True),
     (ExtractorError("[youtube] abc: Sign in to confirm you're not a bot", expected=True), False),
     (ExtractorError("[generic] x: Unable to download webpage: timed out"), False),
+    (ExtractorError("[youtube] abc: Requested format is not available", expected=True), False),
 ])
 def test_classify_tells_dead_from_transient(cause, dead):
     result = classify(_error(cause))

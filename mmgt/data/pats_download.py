@@ -34,7 +34,7 @@ STATUS_DIR = "status"
 SUMMARY = "download-summary"
 FORMAT = "bv*[ext=mp4]+ba[ext=m4a]/b[ext=mp4]/bv*+ba/b"  # S2G-MDD's choice, then whatever exists
 DEAD_HTTP = (404, 410, 451)
-DEAD_MESSAGES = ("video unavailable", "private video", "has been removed", "is not available",
+DEAD_MESSAGES = ("video unavailable", "private video", "has been removed", "this video is not available",
                  "no longer available", "has been terminated", "copyright", "does not exist")
 
 
