@@ -229,3 +229,17 @@ def test_dry_run_counts_what_is_needed_without_fetching(tmp_path):
                                           "oliver: 1 videos for 2 intervals (0 intervals without a link)",
                                           "total: 2 videos for 3 intervals"]
     assert not (tmp_path / "raw").exists()
+
+
+def test_cookies_and_rate_limit_reach_yt_dlp(tmp_path):
+    from mmgt.cli.pats_download import parse_rate
+    from mmgt.data.pats_download import ytdlp_options
+
+    assert (parse_rate("500K"), parse_rate("2M"), parse_rate(None)) == (500 * 1024, 2 * 1024 ** 2, None)
+    with pytest.raises(UsageError, match="--rate-limit"):
+        parse_rate("fast")
+    config = DownloadConfig(tmp_path / "iv.csv", tmp_path, cookies=tmp_path / "cookies.txt", rate_limit=parse_rate("1M"))
+    options = ytdlp_options(tmp_path / "jon", "abc", config)
+    assert (options["cookiefile"], options["ratelimit"]) == (str(tmp_path / "cookies.txt"), 1024 ** 2)
+    assert options["outtmpl"] == str(tmp_path / "jon" / "abc.%(ext)s") and options["continuedl"]
+    assert ytdlp_options(tmp_path, "abc", DownloadConfig(tmp_path, tmp_path))["cookiefile"] is None

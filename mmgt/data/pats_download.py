@@ -201,20 +201,24 @@ def classify(error: Exception) -> Exception:
     return TransientError(line)
 
 
-def fetch_ytdlp(link: str, folder: Path, name: str, config: DownloadConfig) -> Path:
-    """Fetch ``link`` into ``folder/<name>.<ext>`` with yt-dlp (resuming a ``.part`` file); the path
-    written, or :class:`DeadLink` / :class:`TransientError`."""
-    import yt_dlp
-
-    options = {
+def ytdlp_options(folder: Path, name: str, config: DownloadConfig) -> dict:
+    """yt-dlp's options for fetching one video into ``folder/<name>.<ext>``."""
+    return {
         "outtmpl": str(folder / f"{name}.%(ext)s"), "format": FORMAT, "merge_output_format": "mp4",
         "ffmpeg_location": _ffmpeg(), "continuedl": True, "overwrites": False, "noplaylist": True,
         "retries": 0, "fragment_retries": 0, "extractor_retries": 0, "socket_timeout": config.socket_timeout_s,
         "quiet": True, "noprogress": True, "logger": _QuietLogger(),
         "cookiefile": str(config.cookies) if config.cookies else None, "ratelimit": config.rate_limit,
     }
+
+
+def fetch_ytdlp(link: str, folder: Path, name: str, config: DownloadConfig) -> Path:
+    """Fetch ``link`` into ``folder/<name>.<ext>`` with yt-dlp (resuming a ``.part`` file); the path
+    written, or :class:`DeadLink` / :class:`TransientError`."""
+    import yt_dlp
+
     try:
-        with yt_dlp.YoutubeDL(options) as ydl:
+        with yt_dlp.YoutubeDL(ytdlp_options(folder, name, config)) as ydl:
             info = ydl.extract_info(link, download=True)
     except yt_dlp.utils.DownloadError as exc:
         raise classify(exc) from None
