@@ -123,6 +123,7 @@ def test_an_interrupted_run_continues_where_it_stopped(raw, tmp_path, monkeypatc
     original, calls = pats.prepare_interval, []
 
     def interrupted(job, config, extractor):
+        assert (config.out / "meta.json").is_file()  # claimed from the start: a shard started meanwhile may join
         if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append(job.interval.interval_id)

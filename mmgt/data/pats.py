@@ -278,9 +278,7 @@ def _write(config: PatsConfig, extractor: PoseExtractor, summary: Summary, recor
     """Manifest, meta and summary of each size; a complete unsharded run also removes stale clips."""
     for size in config.sizes:
         root, target, meta = config.root(size), config.target(size), _meta(config, size, extractor)
-        if target != root:
-            write_meta(root, meta)  # the root is prepare-pats' output for every later shard run
-        elif complete:
+        if target == root and complete:
             remove_stale_clips(root, records[size])
         write_manifest(target, records[size], meta)
         with atomic_path(target / SUMMARY) as tmp:
@@ -303,6 +301,7 @@ def prepare_pats(config: PatsConfig, extractor: PoseExtractor, *, make_extractor
     for size in config.sizes:
         claim_output(config.root(size), GENERATOR, force)
         config.root(size).mkdir(parents=True, exist_ok=True)
+        write_meta(config.root(size), _meta(config, size, extractor))  # ours from the start: other shards may join
     summary, records = Summary(), {size: [] for size in config.sizes}
     jobs = _plan(config, extractor, summary, records)
     _EXTRACTOR = extractor
