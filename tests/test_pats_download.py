@@ -201,9 +201,10 @@ def test_downloaded_videos_prepare_into_a_split_that_check_accepts(sources, tmp_
         pose.unregister("band-reader")
     assert first.exit_code == 0 and "intervals_prepared: 2" in first.output and "dead link: 1" in first.output
     assert rerun.exit_code == 0 and "intervals_reused: 2" in rerun.output, rerun.output
-    check = subprocess.run([sys.executable, "-m", "eval.cli", "check", "--pred", str(out / "test"), "--gt", str(out)],
-                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
-    assert check.returncode == 0 and "0 problem(s)" in check.stderr, check.stdout + check.stderr
+    from eval.cli import app as eval_app
+
+    check = CliRunner().invoke(eval_app, ["check", "--pred", str(out / "test"), "--gt", str(out)])
+    assert check.exit_code == 0 and "0 problem(s)" in check.output, check.output
 
 
 def test_files_fetched_before_by_hand_or_by_s2g_mdd_are_adopted_not_fetched(sources, tmp_path):

@@ -47,6 +47,7 @@ def open_session(path: str | Path) -> OnnxSession:
         raise DataError(path, f"not a loadable ONNX model ({type(exc).__name__})") from None
     if CUDA not in session.get_providers() and gpu_present():
         why = ("its CUDA provider did not start (CUDA or cuDNN libraries missing?)" if CUDA in providers
-               else "this onnxruntime has no CUDA provider; pip install 'mmgt-bench[gpu]' (onnxruntime-gpu)")
+               else "this onnxruntime has no CUDA provider; replace it: pip uninstall -y onnxruntime, "
+                    "then pip install 'mmgt-bench[gpu]' (onnxruntime-gpu)")
         warnings.warn(f"ONNX pose models run on the CPU although this machine has a GPU: {why}", RuntimeWarning)
     return session
