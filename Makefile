@@ -12,7 +12,7 @@ DATA   ?= data/synth
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv lock test test-slow test-all data reproduce-table1 reproduce-table2 reproduce-table3 \
-        bench bench-eval bench-stage1 bench-stage2 bench-generate bench-resume report-stage1 vae-ceiling stage1-models train-stage2 train-mmgt checkpoints sanity gesture-encoder clean
+        bench bench-eval bench-stage1 bench-stage2 bench-generate bench-resume bench-pats report-stage1 vae-ceiling stage1-models train-stage2 train-mmgt checkpoints sanity gesture-encoder clean
 
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ reproduce-table2: $(STAMP) $(DATA)/manifest.csv  ## Table II (pose-driven) -> re
 reproduce-table3: $(STAMP) $(DATA)/manifest.csv  ## Table III (ablations) -> results/table3/
 	$(VENV)/bin/mmgt reproduce table3 --data $(DATA) --allow-untrained-extractors
 
-bench: bench-eval bench-stage1 bench-stage2 bench-generate bench-resume  ## all benchmarks -> results/bench/
+bench: bench-eval bench-stage1 bench-stage2 bench-generate bench-resume bench-pats  ## all benchmarks -> results/bench/
 
 bench-eval: $(STAMP) $(DATA)/manifest.csv  ## evaluation throughput vs the reference tools
 	$(PY) -m mmgt.experiments.bench_eval --data $(DATA) --out results/bench
@@ -68,6 +68,9 @@ bench-stage2: $(STAMP) $(DATA)/manifest.csv  ## stage-2 video generation speed, 
 
 bench-resume: $(STAMP) $(DATA)/manifest.csv  ## an all-metrics evaluation interrupted halfway, then rerun (values equal? time kept?)
 	$(PY) -m mmgt.experiments.bench_resume --data $(DATA) --out results/bench
+
+bench-pats: $(STAMP)  ## PATS stand-in on loopback: download-pats, prepare-pats, and what their reruns cost
+	$(PY) -m mmgt.experiments.bench_pats --out results/bench
 
 bench-generate: $(STAMP) $(DATA)/manifest.csv  ## the whole `mmgt generate` pipeline (committed tiny checkpoints)
 	$(PY) -m mmgt.experiments.bench_generate --data $(DATA) --out results/bench

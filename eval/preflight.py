@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eval.protocol import FACE_DETECTORS, FACE_TRACKS, REGIONS
+from mmgt.data.shards import Shard
 from mmgt.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -48,11 +49,8 @@ def _names(option: str, given: tuple[str, ...], valid: tuple[str, ...]) -> None:
 
 def parse_shard(value: str) -> tuple[int, int]:
     """``"i/N"`` -> ``(i, N)``."""
-    try:
-        i, n = (int(v) for v in value.split("/"))
-    except ValueError:
-        raise UsageError("--shard", f"must look like i/N (e.g. 0/4), got {value!r}") from None
-    return i, n
+    shard = Shard.parse(value)
+    return shard.index, shard.count
 
 
 def check_writable_folder(path: Path, option: str) -> None:

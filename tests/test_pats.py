@@ -14,59 +14,21 @@ from typer.testing import CliRunner
 from mmgt import keypoints as K
 from mmgt import pose
 from mmgt.data.layout import Split
-from mmgt.data.pats import SUMMARY, PatsConfig, prepare_pats, square_crop
-from mmgt.data.pats_intervals import Interval, parse_time, read_intervals, read_split_ids, source_names
+from mmgt.data.pats import SPEAKER_CROP, SUMMARY, PatsConfig, prepare_pats, square_crop
+from mmgt.data.pats_intervals import (SPEAKERS, Interval, SplitIds, parse_time, read_intervals, read_split_ids, select,
+                                     source_names)
 from mmgt.data.source_media import read_interval
 from mmgt.data.windows import WindowSpec
 from mmgt.errors import DataError, MMGTError
 from mmgt.video_io import write_video
-
-SRC_W, SRC_H, SRC_FPS, SRC_SR = 456, 256, 30, 44_100
-STEP_AT = 3.0  # the source tone drops from loud to quiet here (seconds)
-RAMP_ROWS = slice(0, 180)  # luma = x mod 256: tells which columns a crop kept
-CODE_ROWS = (slice(192, 224), slice(224, 256))  # two bands: source frame index in base 16
-
-
-def _raw_frames(seconds: float) -> np.ndarray:
-    n = round(seconds * SRC_FPS)
-    frames = np.zeros((n, SRC_H, SRC_W, 3), np.uint8)
-    frames[:, RAMP_ROWS] = (np.arange(SRC_W) % 256).astype(np.uint8)[None, None, :, None]
-    for i in range(n):
-        frames[i, CODE_ROWS[0]] = 16 * (i // 16) + 8
-        frames[i, CODE_ROWS[1]] = 16 * (i % 16) + 8
-    return frames
-
-
-def _raw_audio(seconds: float) -> np.ndarray:
-    t = np.arange(round(seconds * SRC_SR)) / SRC_SR
-    return (np.where(t < STEP_AT, 0.5, 0.05) * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-
-
-def _source_index(frame: np.ndarray) -> int:
-    hi, lo = (int(round((frame[rows].mean() - 8) / 16)) for rows in CODE_ROWS)
-    return 16 * hi + lo
-
-
-class BandReader(pose.PoseExtractor):
-    """Test extractor: joint j's x = the frame's code-band brightness (checks frame/keypoint alignment)."""
-
-    name = "band-reader"
-
-    def extract(self, frames):
-        kp = np.ones((len(frames), K.NUM_JOINTS, 3), np.float32)
-        kp[..., 0] = frames[:, -frames.shape[1] // 8:].mean(axis=(1, 2, 3))[:, None]  # lowest band
-        return kp
-
-    def provenance(self):
-        return {"extractor": self.name}
-
+from pats_fixtures import CODE_ROWS, SRC_FPS, SRC_H, SRC_W, STEP_AT, BandReader, source_index, write_source
 
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory) -> Path:
     """videos/ with one 8 s source (as video_fn and as a YouTube-id file for jon) and a corrupt one."""
     root = tmp_path_factory.mktemp("pats_raw")
     videos = root / "videos"
-    write_video(videos / "show_a.mp4", _raw_frames(8.0), fps=SRC_FPS, audio=_raw_audio(8.0), sample_rate=SRC_SR)
+    write_source(videos / "show_a.mp4", 8.0)
     (videos / "jon").mkdir()
     shutil.copy(videos / "show_a.mp4", videos / "jon" / "AbCdEfGhIjK.mp4")
     (videos / "chemistry").mkdir()
@@ -104,7 +66,7 @@ def test_prepared_split_follows_the_layout(prepared):
     by_interval = {}
     for r in split.records:
         by_interval.setdefault(r.source_id, []).append((r.frame_start, r.frame_end))
-        assert (r.split, r.fps, r.width, r.height, r.n_frames) == ("test", 25, 256, 256, 80)
+        assert (r.split, r.fps, r.width, r.height, r.n_frames) == ({"1001": "train"}.get(r.source_id, "test"), 25, 256, 256, 80)
     # 1001: 5 s capped at 4.5 s = 112 frames -> windows at 0, 13, 25; 1002: 4 s = 100 frames -> 0, 13
     assert by_interval == {"1001": [(0, 80), (13, 93), (25, 105)], "1002": [(0, 80), (13, 93)]}
     assert summary.prepared == {"1001": 3, "1002": 2}
@@ -117,7 +79,8 @@ def test_missing_broken_and_short_sources_are_listed_not_fatal(prepared):
     reasons = {s["interval_id"]: s["reason"] for s in saved["skipped"]}
     assert reasons == {"1003": "missing", "1004": "broken", "1005": "too short"}
     assert "broken.mp4" in next(s["detail"] for s in saved["skipped"] if s["interval_id"] == "1004")
-    assert saved["counts"] == {"intervals_prepared": 2, "clips": 5, "missing": 1, "broken": 1, "too short": 1}
+    assert saved["counts"] == {"intervals_prepared": 2, "intervals_reused": 0, "clips": 5, "not selected": 0,
+                              "missing": 1, "broken": 1, "too short": 1}
 
 
 def test_frames_are_retimed_to_25fps_by_timestamp(prepared):
@@ -125,7 +88,7 @@ def test_frames_are_retimed_to_25fps_by_timestamp(prepared):
     for clip in Split(out).clips():
         r = clip.record
         frames = clip.frames()
-        got = [_source_index(f) for f in frames]
+        got = [source_index(f) for f in frames]
         times = r.source_start + (r.frame_start + np.arange(r.n_frames)) / 25
         assert got == list(np.round(times * SRC_FPS).astype(int)), clip.clip_id
 
@@ -166,6 +129,7 @@ def test_keypoints_are_sliced_with_their_frames_and_lower_body_zeroed(prepared):
 # ---- pieces -----------------------------------------------------------------------------------
 
 def test_square_crop_offsets_at_720p():
+    assert tuple(SPEAKER_CROP) == SPEAKERS
     assert square_crop("oliver", 1280, 720) == (486, 720)
     assert square_crop("seth", 1280, 720) == (505, 720)
     assert square_crop("chemistry", 1280, 720) == (39, 720)
@@ -199,31 +163,44 @@ def test_source_names_from_fn_and_links():
     assert source_names(iv)[0] == "x.mp4" and "4a7b.mp4" in source_names(iv)
 
 
+def _row(interval_id: str, dataset: str = "") -> Interval:
+    return Interval(interval_id, "oliver", 0.0, 4.0, video_fn="a.mp4", dataset=dataset)
+
+
 def test_split_id_files(tmp_path):
-    assert read_split_ids(None).split_of("9") == "test"
+    by_column = read_split_ids(None)
+    assert [by_column.split_of(_row("9", d)) for d in ("train", "dev", "test", "")] == ["train", "dev", "test", "test"]
     text = tmp_path / "test_ids.txt"
     text.write_text("# held out\n1002\n")
     ids = read_split_ids(text)
-    assert (ids.split_of("1002"), ids.split_of("1001")) == ("test", "train")
+    assert (ids.split_of(_row("1002", "train")), ids.split_of(_row("1001", "test"))) == ("test", "train")
     js = tmp_path / "filtered_intervals.json"
     js.write_text(json.dumps({"train": [1001], "test": [1002]}))
     ids = read_split_ids(js)
-    assert (ids.split_of("1001"), ids.split_of("1002"), ids.split_of("7")) == ("train", "test", None)
+    assert [ids.split_of(_row(i, "dev")) for i in ("1001", "1002", "7")] == ["train", "test", None]
     js.write_text("[1, 2]")
     with pytest.raises(DataError, match="filtered_intervals.json"):
         read_split_ids(js)
+
+
+def test_select_keeps_the_chosen_split_in_table_order():
+    rows = [_row("1", "train"), _row("2", "test"), _row("3", "dev"), _row("4", "test")]
+    assert [(i.interval_id, s) for i, s in select(rows, read_split_ids(None), "test")] == [("2", "test"), ("4", "test")]
+    assert len(select(rows, read_split_ids(None), "all")) == 4
+    only = SplitIds({"4": "test", "1": "train"})
+    assert [i.interval_id for i, _ in select(rows, only, "all")] == ["1", "4"]
 
 
 def test_config_rejects_unknown_speakers_and_odd_sizes(tmp_path):
     with pytest.raises(MMGTError, match="unknown PATS speakers \\['chem'\\]"):
         PatsConfig(tmp_path, tmp_path, tmp_path, speakers=("chem",))
     with pytest.raises(MMGTError, match="even"):
-        PatsConfig(tmp_path, tmp_path, tmp_path, size=255)
+        PatsConfig(tmp_path, tmp_path, tmp_path, sizes=(255,))
 
 
 def test_read_interval_stops_where_the_video_ends(raw):
     media = read_interval(raw / "videos" / "show_a.mp4", 7.0, 3.0)
-    assert len(media.frames) == 25 and media.audio.shape == (25 * 640,)  # 7.0 s .. 8.0 s
+    assert len(media.frames[0]) == 25 and media.audio.shape == (25 * 640,)  # 7.0 s .. 8.0 s
     with pytest.raises(DataError, match="show_a.mp4"):
         read_interval(raw / "videos" / "show_a.mp4", 9.0, 3.0)
 
@@ -285,7 +262,7 @@ def test_prepare_pats_with_mediapipe_on_a_raw_synthetic_speaker(tmp_path):
                                      "7,oliver,0:00:00.4,0:00:03.8,s.mp4\n")
     config = PatsConfig(tmp_path / "iv.csv", tmp_path / "videos", tmp_path / "out", window=WindowSpec(3.2, 1.0))
     summary = prepare_pats(config, pose.create("mediapipe"), progress=False)
-    assert summary.counts() == {"intervals_prepared": 1, "clips": 1}
+    assert summary.counts() == {"intervals_prepared": 1, "intervals_reused": 0, "clips": 1, "not selected": 0}
     kp = Split(tmp_path / "out").clips()[0].keypoints()
     gt = it.keypoints[np.round(30 * (0.4 + np.arange(80) / 25)).astype(int)].copy()
     gt[..., 0] -= square_crop("oliver", 456, 256)[0]

@@ -1,3 +1,4 @@
 from mmgt.cli.main import main
 
-main()
+if __name__ == "__main__":  # spawned workers import this module again
+    main()

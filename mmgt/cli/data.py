@@ -57,6 +57,8 @@ def synth(
           f"to {out} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 
-from mmgt.cli.pats import register as _register_pats  # noqa: E402  (prepare-pats, extract-pose)
+from mmgt.cli.pats import register as _register_pats  # noqa: E402  (prepare-pats, merge-pats, extract-pose)
+from mmgt.cli.pats_download import register as _register_download  # noqa: E402  (download-pats)
 
+_register_download(app)
 _register_pats(app)

@@ -1,4 +1,4 @@
-"""``mmgt data prepare-pats`` and ``mmgt data extract-pose`` (registered on the ``data`` sub-app)."""
+"""``mmgt data prepare-pats``, ``merge-pats`` and ``extract-pose`` (registered on the ``data`` sub-app)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import typer
 from mmgt import pose
 from mmgt.cli.common import on_interrupt
 from mmgt.data.layout import KEYPOINTS, MANIFEST, VIDEO, claim_output
-from mmgt.data.pats import GENERATOR, SPEAKER_CROP, SUMMARY, PatsConfig, Summary, prepare_pats
+from mmgt.data.pats import GENERATOR, SUMMARY, PatsConfig, Summary, merge_shards, prepare_pats
+from mmgt.data.pats_intervals import CHOICES
+from mmgt.data.pats_state import STATE_DIR
+from mmgt.data.shards import Shard
 from mmgt.data.windows import WindowSpec
 from mmgt.errors import DataError
 from mmgt.video_io import atomic_path, read_video
@@ -19,28 +22,38 @@ from mmgt.video_io import atomic_path, read_video
 SHOWN_SKIPS = 20
 
 
-def _print_summary(summary: Summary, out: Path) -> None:
+def _print_summary(summary: Summary, targets: list[Path]) -> None:
     counts = summary.counts()
     typer.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
     for item in summary.skipped[:SHOWN_SKIPS]:
         typer.echo(f"  skipped {item['speaker']}/{item['interval_id']} ({item['reason']}): {item['detail']}")
     if len(summary.skipped) > SHOWN_SKIPS:
         typer.echo(f"  ... {len(summary.skipped) - SHOWN_SKIPS} more")
-    typer.echo(f"summary: {out / SUMMARY}")
+    typer.echo("summary: " + ", ".join(str(target / SUMMARY) for target in targets))
+
+
+_D = PatsConfig(Path(), Path(), Path())  # one source of defaults for the API and the CLI
 
 
 def prepare_pats_command(
     intervals: Path = typer.Option(..., "--intervals", help="PATS cmu_intervals_df.csv (or a CSV with the same columns)"),
-    videos: Path = typer.Option(..., "--videos", help="folder of downloaded source videos (or per-speaker sub-folders)"),
-    out: Path = typer.Option(..., "--out", help="split root to write"),
-    speakers: str = typer.Option(",".join(SPEAKER_CROP), help="comma-separated PATS speakers"),
+    videos: Path = typer.Option(..., "--videos", help="folder of source videos (download-pats --out, or per-speaker "
+                                "sub-folders)"),
+    out: Path = typer.Option(..., "--out", help="split root to write (several --size: OUT/<size>/ each)"),
+    speakers: str = typer.Option(",".join(_D.speakers), help="comma-separated PATS speakers"),
     extractor: str = typer.Option("mediapipe", help="pose extractor: " + ", ".join(pose.available())),
-    size: int = typer.Option(256, help="output frame side in pixels"),
-    window: float = typer.Option(3.2, help="clip length in seconds"),
-    step: float = typer.Option(0.5, help="seconds between clip starts"),
-    max_seconds: float = typer.Option(15.0, help="use only the first seconds of each interval"),
-    test_ids: Optional[Path] = typer.Option(None, help="test interval ids, one per line, or S2G-MDD's "
-                                            "filtered_intervals.json; without it every clip is test"),
+    size: list[int] = typer.Option(list(_D.sizes), help="output frame side in pixels; 256: evaluation and stage 1, "
+                                   "512: stage 2 at the paper preset; repeat for both (one decode serves them)"),
+    window: float = typer.Option(_D.window.length_s, help="clip length in seconds"),
+    step: float = typer.Option(_D.window.step_s, help="seconds between clip starts"),
+    max_seconds: float = typer.Option(_D.max_seconds, help="use only the first seconds of each interval"),
+    ids: Optional[Path] = typer.Option(None, "--ids", "--test-ids", help="S2G-MDD's filtered_intervals.json (those "
+                                       "intervals only, in its splits) or test ids one per line (others train); "
+                                       "default: the table's dataset column"),
+    split: str = typer.Option(_D.split, help="prepare only this split: " + ", ".join(CHOICES)),
+    shard: str = typer.Option("0/1", help="prepare only shard i of N (by source video, as download-pats); "
+                              "then `mmgt data merge-pats OUT`"),
+    workers: int = typer.Option(_D.workers, help="worker processes (the output does not depend on it)"),
     keep_lower_body: bool = typer.Option(False, help="keep knee/ankle keypoints (zeroed by default)"),
     progress: bool = typer.Option(True, help="show a progress bar"),
     force: bool = typer.Option(False, help="write into a non-empty folder that is not an earlier prepare-pats "
@@ -48,13 +61,23 @@ def prepare_pats_command(
 ) -> None:
     """Trim, re-time (25 fps), crop, resize and window PATS intervals into a split; skip what is missing.
 
-    OUT must be empty, new, or an earlier prepare-pats output (its meta.json), unless --force."""
+    A rerun skips every interval whose clips exist for the same inputs (OUT/state/). OUT must be empty,
+    new, or an earlier prepare-pats output (its meta.json), unless --force."""
     config = PatsConfig(intervals, videos, out, tuple(s.strip() for s in speakers.split(",") if s.strip()),
-                        size, WindowSpec(window, step), max_seconds, test_ids, not keep_lower_body)
-    claim_output(out, GENERATOR, force)
-    on_interrupt(lambda: f"{out / MANIFEST} lists the intervals prepared so far; rerun the same command to prepare again")
-    summary = prepare_pats(config, pose.create(extractor), progress=progress, force=force)
-    _print_summary(summary, out)
+                        tuple(size), WindowSpec(window, step), max_seconds, ids, split, not keep_lower_body,
+                        Shard.parse(shard), workers)
+    for each in config.sizes:
+        claim_output(config.root(each), GENERATOR, force)
+    on_interrupt(lambda: f"finished intervals are kept ({STATE_DIR}/ under {out}); rerun the same command to continue")
+    make_extractor = pose.factory(extractor)
+    summary = prepare_pats(config, make_extractor(), make_extractor=make_extractor, progress=progress, force=force)
+    _print_summary(summary, [config.target(each) for each in config.sizes])
+
+
+def merge_pats_command(out: Path = typer.Argument(..., help="split root that --shard runs wrote into")) -> None:
+    """Write OUT/manifest.csv from the manifests of its --shard runs (OUT/shards/*/)."""
+    records = merge_shards(out)
+    typer.echo(f"merged {len(records)} clips into {out / MANIFEST}")
 
 
 def extract_pose_command(
@@ -80,6 +103,7 @@ def extract_pose_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add both commands to the ``data`` sub-app."""
+    """Add the commands to the ``data`` sub-app."""
     app.command("prepare-pats")(prepare_pats_command)
+    app.command("merge-pats")(merge_pats_command)
     app.command("extract-pose")(extract_pose_command)

@@ -222,8 +222,13 @@ def write_manifest(root: str | Path, records: list[ClipRecord], meta: dict | Non
         for r in sorted(records, key=lambda r: r.clip_id):
             writer.writerow(asdict(r))
     if meta is not None:
-        with atomic_path(root / META) as tmp:
-            tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        write_meta(root, meta)
+
+
+def write_meta(root: str | Path, meta: dict) -> None:
+    """Write ``meta.json`` atomically."""
+    with atomic_path(Path(root) / META) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
 def claim_output(root: str | Path, generator: str, force: bool = False) -> None:
@@ -282,5 +287,5 @@ def write_clip(
 
 __all__ = [
     "CLIP_FRAMES", "FPS", "SAMPLE_RATE", "Clip", "ClipRecord", "Split", "claim_output", "load_keypoints", "read_image",
-    "read_manifest", "remove_stale_clips", "write_clip", "write_image", "write_manifest",
+    "read_manifest", "remove_stale_clips", "write_clip", "write_image", "write_manifest", "write_meta",
 ]

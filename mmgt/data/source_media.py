@@ -4,7 +4,8 @@ Output frame ``k`` shows the source frame whose timestamp is nearest to ``start 
 rounding of ffmpeg's ``fps`` filter), so any source rate, constant or variable, maps onto the
 25 fps timeline with at most half a source frame of timing error. Timestamps are measured from the
 container's start time, the origin interval times refer to. Frames are transformed (cropped,
-resized) as they are decoded, so a long full-HD interval never sits in memory at full size.
+resized) as they are decoded, so a long full-HD interval never sits in memory at full size; several
+transforms (say two output sizes) share one decode.
 
 Audio is decoded with PyAV, mixed to mono, cut at the same start time and resampled with
 :func:`mmgt.video_io.resample`; its length is exactly ``n_frames * sample_rate / fps``.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import av
 import numpy as np
@@ -29,9 +30,10 @@ SEEK_MARGIN_S = 1.0  # seek this far before the start: the demuxer lands on the 
 
 @dataclass(frozen=True)
 class IntervalMedia:
-    """An interval on the output timeline: frames ``(n, H, W, 3)`` uint8 and mono float32 audio."""
+    """An interval on the output timeline: frames ``(n, H, W, 3)`` uint8 (one array per transform) and
+    mono float32 audio."""
 
-    frames: np.ndarray
+    frames: tuple[np.ndarray, ...]
     audio: np.ndarray
     source_fps: float
 
@@ -62,11 +64,11 @@ def _decoded(path: Path, kind: str, start: float, stop: float) -> Iterator[tuple
 
 
 def read_video_interval(
-    path: Path, start: float, n_frames: int, *, fps: int = FPS, transform: Transform | None = None
-) -> tuple[np.ndarray, float]:
+    path: Path, start: float, n_frames: int, *, fps: int = FPS, transforms: Sequence[Transform | None] = (None,)
+) -> tuple[tuple[np.ndarray, ...], float]:
     """Frames of ``[start, start + n_frames / fps)`` re-timed to ``fps``; stops early where the video ends.
 
-    Returns the frames and the source frame rate.
+    Returns the frames as each of ``transforms`` (None: as decoded) makes them, and the source frame rate.
     """
     info = probe(path)
     period = 1.0 / info.fps if info.fps > 0 else 1.0 / fps
@@ -77,7 +79,7 @@ def read_video_interval(
             continue
         image = frame.to_ndarray(format="rgb24")
         times.append(t)
-        kept.append(transform(image) if transform else image)
+        kept.append([transform(image) if transform else image for transform in transforms])
     if not kept:
         raise DataError(path, f"no video frames at {start:.2f} s (past the end of the video?)")
     times_arr = np.asarray(times)
@@ -85,7 +87,8 @@ def read_video_interval(
     n_ok = int(np.searchsorted(targets, times_arr[-1] + period - 1e-6))  # targets before the video ends
     if n_ok == 0 or times_arr[0] > start + period:
         raise DataError(path, f"no video frame near {start:.2f} s")
-    return np.stack([kept[i] for i in nearest[:n_ok]]), info.fps
+    chosen = nearest[:n_ok]
+    return tuple(np.stack([kept[i][k] for i in chosen]) for k in range(len(transforms))), info.fps
 
 
 def read_audio_interval(
@@ -120,13 +123,13 @@ def read_audio_interval(
 
 def read_interval(
     path: str | Path, start: float, duration: float, *, fps: int = FPS, sample_rate: int = SAMPLE_RATE,
-    transform: Transform | None = None,
+    transforms: Sequence[Transform | None] = (None,),
 ) -> IntervalMedia:
     """Frames and audio of ``[start, start + duration)``; the length is cut where the video ends."""
     path = Path(path)
     n_frames = math.floor(duration * fps + 1e-6)
     if n_frames <= 0:
         raise DataError(path, f"interval of {duration:.3f} s is shorter than one frame")
-    frames, source_fps = read_video_interval(path, start, n_frames, fps=fps, transform=transform)
-    audio = read_audio_interval(path, start, len(frames), fps=fps, sample_rate=sample_rate)
+    frames, source_fps = read_video_interval(path, start, n_frames, fps=fps, transforms=transforms)
+    audio = read_audio_interval(path, start, len(frames[0]), fps=fps, sample_rate=sample_rate)
     return IntervalMedia(frames, audio, source_fps)

@@ -7,7 +7,7 @@ runtimes only when built.
 
 from __future__ import annotations
 
-from mmgt.pose.base import PoseExtractor, available, create, register, unregister, zero_joints
+from mmgt.pose.base import PoseExtractor, available, create, factory, register, unregister, zero_joints
 
 
 def _dwpose() -> PoseExtractor:
@@ -25,4 +25,4 @@ def _mediapipe() -> PoseExtractor:
 register("dwpose", _dwpose)
 register("mediapipe", _mediapipe)
 
-__all__ = ["PoseExtractor", "available", "create", "register", "unregister", "zero_joints"]
+__all__ = ["PoseExtractor", "available", "create", "factory", "register", "unregister", "zero_joints"]

@@ -66,10 +66,14 @@ def available() -> list[str]:
     return sorted(_FACTORIES)
 
 
-def create(name: str) -> PoseExtractor:
-    """Build the extractor registered as ``name``; unknown names give one line listing the valid ones."""
+def factory(name: str) -> Callable[[], PoseExtractor]:
+    """What builds the extractor registered as ``name``; unknown names give one line listing the valid ones."""
     try:
-        factory = _FACTORIES[name]
+        return _FACTORIES[name]
     except KeyError:
         raise MMGTError(f"unknown pose extractor {name!r}; choose from {', '.join(available())}") from None
-    return factory()
+
+
+def create(name: str) -> PoseExtractor:
+    """Build the extractor registered as ``name``."""
+    return factory(name)()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -23,16 +24,30 @@ def run_single(session: OnnxSession, batch: np.ndarray) -> list[np.ndarray]:
     return session.run(None, {session.get_inputs()[0].name: batch.astype(np.float32, copy=False)})
 
 
-def open_session(path: str | Path) -> OnnxSession:
-    """An onnxruntime session on the best available provider (CUDA when present, else CPU).
+GPU_MARKERS = ("/proc/driver/nvidia/gpus", "/dev/nvidia0")  # an NVIDIA driver with a GPU on this machine
+CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 
-    A file onnxruntime cannot load raises ``DataError`` naming it.
+
+def gpu_present() -> bool:
+    return any(Path(marker).exists() for marker in GPU_MARKERS)
+
+
+def open_session(path: str | Path) -> OnnxSession:
+    """An onnxruntime session on CUDA when onnxruntime-gpu is installed (``mmgt-bench[gpu]``), else CPU.
+
+    On a machine with a GPU, running on the CPU warns once with the way out. A file onnxruntime
+    cannot load raises ``DataError`` naming it.
     """
     import onnxruntime as ort
 
-    preferred = ("CUDAExecutionProvider", "CPUExecutionProvider")
-    providers = [p for p in preferred if p in ort.get_available_providers()]
+    providers = [p for p in (CUDA, CPU) if p in ort.get_available_providers()]
     try:
-        return ort.InferenceSession(str(path), providers=providers)
+        session = ort.InferenceSession(str(path), providers=providers)
     except Exception as exc:  # onnxruntime raises its own pybind types (InvalidProtobuf, Fail, ...)
         raise DataError(path, f"not a loadable ONNX model ({type(exc).__name__})") from None
+    if CUDA not in session.get_providers() and gpu_present():
+        why = ("its CUDA provider did not start (CUDA or cuDNN libraries missing?)" if CUDA in providers
+               else "this onnxruntime has no CUDA provider; replace it: pip uninstall -y onnxruntime, "
+                    "then pip install 'mmgt-bench[gpu]' (onnxruntime-gpu)")
+        warnings.warn(f"ONNX pose models run on the CPU although this machine has a GPU: {why}", RuntimeWarning)
+    return session
