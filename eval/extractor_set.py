@@ -39,9 +39,13 @@ class ExtractorSet:
 
     @contextmanager
     def timed(self, name: str):
+        """Run one extractor call: timed, and in exact numerics (TF32 off, deterministic algorithms)."""
+        from eval.extractors.base import exact_numerics
+
         start = time.perf_counter()
         try:
-            yield
+            with exact_numerics():
+                yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
@@ -79,8 +83,10 @@ class ExtractorSet:
         return {n: self.get(n).provenance() for n in self.extractor_names(metrics)}
 
     def fingerprint(self, metrics) -> dict:
-        """What changes cached features and contributions: each needed extractor's weights, preprocessing and layout."""
-        return {n: [p["weights"], p["preprocessing"], p["layout"]] for n, p in self.provenance_all(metrics).items()}
+        """What changes cached features and contributions: each needed extractor's weights, preprocessing, layout,
+        device (hardware), dtype and numerics."""
+        fields = ("weights", "preprocessing", "layout", "device", "dtype", "numerics")
+        return {n: [p.get(f) for f in fields] for n, p in self.provenance_all(metrics).items()}
 
     # ----- features ------------------------------------------------------------------------
     def inception(self, frames: np.ndarray, batch_size: int) -> np.ndarray:

@@ -16,7 +16,8 @@
       "warnings": [line, ...] (extra predictions not scored, aspect-ratio changes),
       "untrained_extractors": bool,
       "extractors": {name: {"extractor", "weights", "untrained", "source", "preprocessing", "layout"}},
-          (MediaPipe detectors add "model_files": {path in the package: sha256})
+          (torch networks add "device" (hardware), "dtype", "numerics"; MediaPipe detectors add "model_files":
+          {path in the package: sha256})
       "gesture_keypoints": "files" or "extractor:<name>", "seeds": {...}, "timing": {...}, "environment": {...},
       "method": {...} (added by `mmgt reproduce` for a method's run)
     }
