@@ -20,7 +20,7 @@ import typer
 
 from eval.config import ALL_METRICS, EvalConfig
 from eval.preflight import check_options, check_paths, check_writable_folder, parse_shard
-from eval.protocol import Protocol
+from eval.protocol import DEFAULT_FVD_PROTOCOL, FVD_PROTOCOLS, Protocol
 from mmgt.cli.common import EXIT_INCOMPLETE, on_interrupt, run_cli
 from mmgt.errors import UsageError
 
@@ -48,11 +48,11 @@ def build_config(
     pred: Path, gt: Path, audio: Optional[Path], pred_keypoints: Optional[Path], metrics: str, regions: str,
     split: str, cache_dir: Path, weights_dir: Optional[Path], allow_untrained: bool, allow_missing: bool,
     gesture_encoder: Optional[Path], shard: str, device: str, batch_size: int, trim: str, progress: bool,
-    reuse_memory: bool,
+    reuse_memory: bool, fvd_protocol: str,
 ) -> EvalConfig:
     return EvalConfig(
         pred=pred, gt=gt, audio=audio, pred_keypoints=pred_keypoints, metrics=_metrics(metrics), regions=_csv(regions),
-        protocol=Protocol(trim=trim), split=split, cache_dir=cache_dir, weights_dir=weights_dir,
+        protocol=Protocol(trim=trim, fvd_protocol=fvd_protocol), split=split, cache_dir=cache_dir, weights_dir=weights_dir,
         allow_untrained=allow_untrained, allow_missing=allow_missing, gesture_encoder=gesture_encoder,
         shard=parse_shard(shard), device=device, batch_size=batch_size, progress=progress, reuse_memory=reuse_memory,
     )
@@ -92,6 +92,8 @@ def main_command(
     device: str = typer.Option(DEFAULTS.device, help="torch device for the feature extractors."),
     batch_size: int = typer.Option(DEFAULTS.batch_size, help="Frames per extractor batch (results do not depend on it)."),
     trim: str = typer.Option("none", help="Frame-count policy when pred and GT differ: none (error) or min."),
+    fvd_protocol: str = typer.Option(DEFAULT_FVD_PROTOCOL, help="What one FVD/KVD sample is, as each reference tool "
+                                     f"defines it: {', '.join(FVD_PROTOCOLS)} (docs/PROTOCOL.md)."),
     json_out: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
     progress: bool = typer.Option(True, help="Progress bars on stderr."),
     reuse_memory: bool = typer.Option(DEFAULTS.reuse_memory, help="Keep freed memory mapped for reuse (glibc): "
@@ -104,7 +106,7 @@ def main_command(
         raise UsageError("--pred/--gt", "both are required (see mmgt-eval --help)")
     config = build_config(pred, gt, audio, pred_keypoints, metrics, regions, split, cache_dir, weights_dir,
                           allow_untrained, allow_missing, gesture_encoder, shard, device, batch_size, trim, progress,
-                          reuse_memory)
+                          reuse_memory, fvd_protocol)
     check_options(config, ALL_METRICS)
     sharded = config.shard[1] > 1
     check_paths(config, None if sharded else out)

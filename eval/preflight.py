@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eval.protocol import REGIONS
+from eval.protocol import FVD_PROTOCOLS, REGIONS
 from mmgt.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -22,11 +22,13 @@ TRIMS = ("none", "min")
 
 
 def check_options(config: EvalConfig, all_metrics: tuple[str, ...]) -> None:
-    """Metric and region names, trim policy, shard spec and batch size."""
+    """Metric and region names, trim policy, FVD protocol, shard spec and batch size."""
     _names("--metrics", config.metrics, all_metrics)
     _names("--regions", config.regions, REGIONS)
     if config.protocol.trim not in TRIMS:
         raise UsageError("--trim", f"must be one of {', '.join(TRIMS)}, got {config.protocol.trim!r}")
+    if config.protocol.fvd_protocol not in FVD_PROTOCOLS:
+        raise UsageError("--fvd-protocol", f"must be one of {', '.join(FVD_PROTOCOLS)}, got {config.protocol.fvd_protocol!r}")
     i, n = config.shard
     if not 0 <= i < n:
         raise UsageError("--shard", f"need 0 <= i < N, got {i}/{n}")

@@ -84,7 +84,9 @@ class Extractor(ABC):
 
     def __init__(self, net: torch.nn.Module, weights: str, source: str, device: str | torch.device = "cpu"):
         self.device = torch.device(device)
-        self.net = net.to(self.device).eval().requires_grad_(False)
+        self.net = net.to(self.device).eval()
+        for parameter in self.net.parameters():  # per parameter: TorchScript modules have no requires_grad_
+            parameter.requires_grad_(False)
         self.weights = weights  # sha256 of the weights file, or "random-init"
         self.source = source  # which file (or package file) the weights came from
         self.memory_format = torch.contiguous_format  # of the weights and the inputs, as the net runs now

@@ -144,7 +144,8 @@ def render(cfg: TableConfig, runs: dict[str, dict], missing: dict[str, list[Path
         f"# {title}",
         "",
         f"**Data:** `{cfg.data}` ({split.meta.get('generator', 'dataset')}, {len(split.clips('test'))} test clips); "
-        f"**protocol:** v{any_run['protocol']['version']} (docs/PROTOCOL.md); "
+        f"**protocol:** v{any_run['protocol']['version']} (docs/PROTOCOL.md), FVD/KVD protocol "
+        f"`{any_run['protocol'].get('fvd_protocol', 'windows')}`; "
         f"**code:** {any_run['package']['git']['commit']}.",
         "",
         "**Not comparable to the paper:** our rows are measured on the embedded synthetic-speakers split, "

@@ -52,7 +52,7 @@ class Recorder:
         self.seen.append(flags())
         return np.zeros((1, 4), np.float32)
 
-    features = video_features = distances = landmarks = _record
+    features = fvd_features = distances = landmarks = _record
 
     def __call__(self, pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:  # LPIPS's call form
         self._record()
@@ -65,7 +65,7 @@ def test_every_extractor_call_of_a_run_is_exact(monkeypatch):
     monkeypatch.setattr(networks, "get", lambda name: Recorder(seen))
     frames = np.zeros((16, 8, 8, 3), np.uint8)
     torch.backends.cudnn.allow_tf32 = True
-    calls = [lambda: networks.inception(frames, 4), lambda: networks.i3d(frames, 16),
+    calls = [lambda: networks.inception(frames, 4), lambda: networks.i3d(frames, Protocol(), "gt", "0" * 64),
              lambda: networks.gesture(np.zeros((2, 16, 134, 3), np.float32), 256),
              lambda: networks.frame_scores("lpips", frames, frames, Protocol()),
              lambda: networks.sync_distances(frames, np.zeros(16000, np.float32), Protocol()),

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from eval.extractors.base import seeded, variance_preserving
-from eval.extractors.i3d import I3DExtractor, windows
+from eval.extractors.i3d import I3DExtractor
 from eval.extractors.i3d_net import InceptionI3d
 from mmgt.errors import DataError, WeightsMissingError
 from mmgt.weights import MANIFEST, Digest, WeightsStore, sha256_file
@@ -76,13 +76,6 @@ def test_loads_the_tats_file_equals_tats_preprocessing_and_is_batch_invariant(tm
     assert ours.shape == (2, 400)
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-5)
     assert np.abs(ours[0] - ours[1]).max() > 1e-2 * np.abs(ours).max()  # different clips, different logits
-
-
-def test_windows_are_non_overlapping_and_drop_the_tail():
-    frames = np.arange(35)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
-    w = windows(frames, 16)
-    assert w.shape == (2, 16, 2, 2, 3)
-    assert (w[1, 0] == 16).all() and (w[1, -1] == 31).all()
 
 
 def test_missing_weights_name_the_file_and_the_fetch_command(tmp_path):

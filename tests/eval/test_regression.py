@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from eval.config import EvalConfig
+from eval.protocol import Protocol
 from eval.run import evaluate
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "eval_3clips_still.json"
@@ -44,9 +45,9 @@ def three_clips(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_every_metric_matches_golden(three_clips, tmp_path):
     split, still = three_clips
-    results, _, _ = evaluate(EvalConfig(
+    results, _, _ = evaluate(EvalConfig(  # FVD/KVD under the windows protocol the golden values were made with
         pred=still, gt=split, allow_untrained=True, cache_dir=tmp_path / "cache",
-        progress=False, weights_dir=tmp_path / "no-weights",
+        progress=False, weights_dir=tmp_path / "no-weights", protocol=Protocol(fvd_protocol="windows"),
     ))
     values = {f"{r}/{m}": e["value"] for r, outs in results["metrics"].items() for m, e in outs.items()}
     if os.environ.get("MMGT_REGEN_GOLDEN"):
