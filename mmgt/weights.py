@@ -293,15 +293,23 @@ class WeightsStore:
                         f"is {expected.get(first, 'none (not locked)')} ({self.lockfile}; {len(changed)} file(s) differ); "
                         f"fetch the locked files or rerun `mmgt weights lock`")
 
-    def checked_hashes(self, name: str, *, recheck: bool = False) -> dict[str, str]:
-        """``{file: sha256}`` of a present entry after the manifest's and the lockfile's checks (raises on a mismatch)."""
-        entry = self.entry(name)
-        hashes = {}
+    def identified_hashes(self, name: str, *, recheck: bool = False) -> dict[str, str]:
+        """``{file: sha256}`` of a present entry whose file matches its manifest identifier (raises otherwise)."""
+        entry, hashes = self.entry(name), {}
         for rel, path in self.files(name).items():
             digests = self.file_digests(path, recheck=recheck)
             if not entry.is_repo:
                 self._check(entry, path, digests)
             hashes[rel] = digests["sha256"]
+        return hashes
+
+    def checked_hashes(self, name: str, *, recheck: bool = False) -> dict[str, str]:
+        """``{file: sha256}`` of a present entry after the manifest's and the lockfile's checks (raises on a mismatch);
+        a repo folder the lockfile does not list has nothing to check and is not hashed (``{}``)."""
+        entry = self.entry(name)
+        if entry.is_repo and entry.name not in self.locked():
+            return {}
+        hashes = self.identified_hashes(name, recheck=recheck)
         self._check_lock(entry, hashes)
         return hashes
 
@@ -321,15 +329,7 @@ class WeightsStore:
     def lock(self) -> dict[str, dict[str, str]]:
         """Write the sha256 of every file of every present entry to the lockfile (each checked against its
         manifest identifier first); returns what was written."""
-        files = {}
-        for name, entry in self.manifest.items():
-            if self.present(name):
-                files[name] = {}
-                for rel, path in self.files(name).items():
-                    digests = self.file_digests(path, recheck=True)
-                    if not entry.is_repo:
-                        self._check(entry, path, digests)
-                    files[name][rel] = digests["sha256"]
+        files = {name: self.identified_hashes(name, recheck=True) for name in self.manifest if self.present(name)}
         with atomic_path(self.lockfile) as tmp:
             tmp.write_text(json.dumps({"version": 1, "files": files}, indent=1, sort_keys=True) + "\n")
         return files
