@@ -20,7 +20,7 @@ import typer
 
 from eval.config import ALL_METRICS, EvalConfig
 from eval.preflight import check_options, check_paths, check_writable_folder, parse_shard
-from eval.protocol import Protocol
+from eval.protocol import FVD_PROTOCOLS, Protocol
 from mmgt.cli.common import EXIT_INCOMPLETE, on_interrupt, run_cli
 from mmgt.errors import UsageError
 
@@ -100,6 +100,8 @@ def main_command(
                                    "pose-driven rows)."),
     face_detector: str = typer.Option(PROTOCOL.face_detector, help="Per-video face detector: facemesh (MediaPipe, "
                                       "shipped), s3fd (syncnet-python's; needs sfd_face.pth) or mtcnn."),
+    fvd_protocol: str = typer.Option(PROTOCOL.fvd_protocol, help="What one FVD/KVD sample is, as each reference tool "
+                                     f"defines it: {', '.join(FVD_PROTOCOLS)} (docs/PROTOCOL.md)."),
     json_out: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
     progress: bool = typer.Option(True, help="Progress bars on stderr."),
     reuse_memory: bool = typer.Option(DEFAULTS.reuse_memory, help="Keep freed memory mapped for reuse (glibc): "
@@ -110,7 +112,8 @@ def main_command(
         return
     if pred is None or gt is None:
         raise UsageError("--pred/--gt", "both are required (see mmgt-eval --help)")
-    protocol = Protocol(trim=trim, fps_resample=fps_resample, face_track=face_track, face_detector=face_detector)
+    protocol = Protocol(trim=trim, fps_resample=fps_resample, face_track=face_track, face_detector=face_detector,
+                        fvd_protocol=fvd_protocol)
     config = build_config(pred, gt, audio, pred_keypoints, metrics, regions, split, cache_dir, weights_dir,
                           allow_untrained, allow_missing, gesture_encoder, shard, device, batch_size, protocol, progress,
                           reuse_memory)

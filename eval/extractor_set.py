@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 import eval.metrics as M
+from eval import fvd_protocols
 from eval.face_detector import BOX_DETECTORS, FaceDetector, MTCNNFaceDetector, S3FDFaceDetector, S3FDSettings
-from eval.protocol import Protocol
+from eval.protocol import DEFAULT_FVD_PROTOCOL, Protocol
 from mmgt.errors import MMGTError
 
 METRIC_EXTRACTOR = {
@@ -30,8 +31,9 @@ class ExtractorSet:
     """Lazily built feature extractors and metric objects for one run."""
 
     def __init__(self, weights_dir: Path | None = None, allow_untrained: bool = False, device: str = "cpu",
-                 gesture_encoder: Path | None = None):
+                 gesture_encoder: Path | None = None, fvd_protocol: str = DEFAULT_FVD_PROTOCOL):
         self.weights_dir = weights_dir
+        self.fvd_network = fvd_protocols.PROTOCOLS[fvd_protocol].network  # the I3D that FVD/KVD's protocol names
         self.allow_untrained = allow_untrained
         self.device = torch.device(device)
         self.gesture_encoder_path = gesture_encoder
@@ -41,9 +43,13 @@ class ExtractorSet:
 
     @contextmanager
     def timed(self, name: str):
+        """Run one extractor call: timed, and in exact numerics (TF32 off, deterministic algorithms)."""
+        from eval.extractors.base import exact_numerics
+
         start = time.perf_counter()
         try:
-            yield
+            with exact_numerics():
+                yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
@@ -64,25 +70,30 @@ class ExtractorSet:
         return self._built[name]
 
     # ----- provenance ----------------------------------------------------------------------
+    def extractor_of(self, metric: str) -> str | None:
+        """The network ``metric`` needs (FVD/KVD: the one their protocol names), None for pixel metrics."""
+        return self.fvd_network if metric in ("fvd", "kvd") else METRIC_EXTRACTOR.get(metric)
+
     def provenance(self, metric: str) -> dict:
-        ext = METRIC_EXTRACTOR.get(metric)
+        ext = self.extractor_of(metric)
         if ext is None:
             return {"extractor": None, "weights": None, "untrained": False}
         e = self.get(ext)
         return {"extractor": e.name, "weights": e.weights, "untrained": e.untrained}
 
-    @staticmethod
-    def extractor_names(metrics) -> list[str]:
+    def extractor_names(self, metrics) -> list[str]:
         """The networks ``metrics`` need, sorted."""
-        return sorted({METRIC_EXTRACTOR[m] for m in metrics if METRIC_EXTRACTOR.get(m)})
+        return sorted({self.extractor_of(m) for m in metrics if self.extractor_of(m)})
 
     def provenance_all(self, metrics) -> dict:
         """Each network ``metrics`` need: weights sha256 (or random-init), source file, preprocessing, layout."""
         return {n: self.get(n).provenance() for n in self.extractor_names(metrics)}
 
     def fingerprint(self, metrics) -> dict:
-        """What changes cached features and contributions: each needed extractor's weights, preprocessing and layout."""
-        return {n: [p["weights"], p["preprocessing"], p["layout"]] for n, p in self.provenance_all(metrics).items()}
+        """What changes cached features and contributions: each needed extractor's weights, preprocessing, layout,
+        device (hardware), dtype and numerics."""
+        fields = ("weights", "preprocessing", "layout", "device", "dtype", "numerics")
+        return {n: [p.get(f) for f in fields] for n, p in self.provenance_all(metrics).items()}
 
     # ----- features ------------------------------------------------------------------------
     def inception(self, frames: np.ndarray, batch_size: int) -> np.ndarray:
@@ -90,11 +101,13 @@ class ExtractorSet:
         with self.timed("inception"):
             return extractor.features(frames, batch_size=batch_size)
 
-    def i3d(self, frames: np.ndarray, window: int) -> np.ndarray:
-        """I3D logits of the non-overlapping ``window``-frame windows of one clip."""
-        extractor = self.get("i3d")
+    def i3d(self, frames: np.ndarray, protocol: Protocol, side: str, video_sha: str) -> np.ndarray:
+        """I3D features of one video's samples under the protocol's FVD protocol (``side``: "pred" or "gt";
+        ``video_sha`` seeds GT's stylegan-v clip offset)."""
+        extractor = self.get(fvd_protocols.of(protocol).network)
+        clips = fvd_protocols.samples(protocol, frames, side, video_sha)
         with self.timed("i3d"):
-            return extractor.video_features(frames, window)
+            return extractor.fvd_features(clips, protocol.fvd_protocol)
 
     def gesture(self, keypoints: np.ndarray, size: int) -> np.ndarray:
         extractor = self.get("gesture")
@@ -158,6 +171,8 @@ class ExtractorSet:
             return M.create("lpips", net=_Lazy(lambda: self.get("lpips-alex")), device=self.device)
         if name == "psnr":
             return M.create("psnr", cap=protocol.psnr_cap)
+        if name == "fvd":
+            return M.create("fvd", covariance=fvd_protocols.of(protocol).covariance)
         if name in ("fgd", "div"):
             dim = self.get("gesture").dim
             return M.create(name, dim=dim, **({"seed": protocol.div_seed} if name == "div" else {}))
@@ -188,6 +203,7 @@ def describe(weights_dir: Path | None = None) -> str:
 
     from eval import extractors
 
-    rows = [[m, METRIC_EXTRACTOR.get(m) or "—"] for m in M.available()]
+    rows = [[m, "i3d (windows) / i3d-torchscript (stylegan-v, common-metrics)" if m in ("fvd", "kvd")
+             else METRIC_EXTRACTOR.get(m) or "—"] for m in M.available()]
     text = tabulate(rows, headers=["metric", "extractor"], tablefmt="github")
     return text + "\n\n" + extractors.describe(weights_dir)

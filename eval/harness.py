@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 import eval.metrics as M
+from eval import fvd_protocols
 from eval.cache import FeatureCache, MemoizedCalls, cache_key
 from eval.config import ALL_METRICS, FRAME_METRICS, LANDMARK_METRICS, VIDEO_METRICS, EvalConfig
 from eval.extractor_set import ExtractorSet
@@ -78,6 +79,7 @@ class Evaluator:
             allow_untrained=config.allow_untrained,
             device=config.device,
             gesture_encoder=config.gesture_encoder or self.default_gesture_encoder(),
+            fvd_protocol=config.protocol.fvd_protocol,
         )
         # per-clip outputs of every extractor, cached as each is computed (an interrupt loses only the call in flight)
         self.memo = MemoizedCalls(self.extractors, self.cache, lambda: self.extractors.fingerprint(self.metrics))
@@ -233,18 +235,20 @@ class Evaluator:
         crops = mouth_crops(frames[span], track.frames(span), self.protocol)
         return self.memo.sync_distances(crops, audio[span.start * per_frame : span.stop * per_frame], self.protocol)
 
-    def _video_features(self, region: str, frames: np.ndarray, video_sha: str, track_id: str) -> dict[str, np.ndarray]:
+    def _video_features(self, region: str, side: str, frames: np.ndarray, video_sha: str,
+                        track_id: str) -> dict[str, np.ndarray]:
         """Inception and I3D features of one region's frames, cached by content.
 
         The key holds the video's content hash (and, for the face region, the box track's source),
         so GT features are computed once for all methods, and a prediction identical to its GT
-        reuses them.
+        reuses them (unless the FVD protocol samples predictions and GT apart: then the side too).
         """
         wanted = [n for n, needed in (("inception", self._needs("fid")), ("i3d", self._needs("fvd", "kvd"))) if needed]
         if not wanted:
             return {}
         key = cache_key(
             kind="features", region=region, video=video_sha, track=track_id if region == "face" else None,
+            fvd_sample=fvd_protocols.sample_key(self.protocol, side) if "i3d" in wanted else None,
             protocol=self.protocol.settings(), weights=self.extractors.fingerprint([m for m in ("fid", "fvd") if self._needs(m)]),
         )
         cached = self.cache.get(key)
@@ -254,7 +258,7 @@ class Evaluator:
         if "inception" in wanted:
             out["inception"] = self.extractors.inception(frames, self.config.batch_size)
         if "i3d" in wanted:
-            out["i3d"] = self.extractors.i3d(frames, self.protocol.fvd_window)
+            out["i3d"] = self.extractors.i3d(frames, self.protocol, side, video_sha)
         self.cache.put(key, out)
         return out
 
@@ -299,7 +303,7 @@ class Evaluator:
         out: dict[str, np.ndarray] = {}
         for region, (pf, gf) in regions.items():
             for side, frames in (("pred", pf), ("gt", gf)):
-                for name, feats in self._video_features(region, frames, shas[side], track_id).items():
+                for name, feats in self._video_features(region, side, frames, shas[side], track_id).items():
                     out[f"{region}/{name}/{side}"] = feats
             for name in FRAME_METRICS:
                 if self._needs(name):
@@ -354,7 +358,7 @@ class Evaluator:
         for region in self.config.regions:
             for name in FRAME_METRICS + VIDEO_METRICS:
                 if self._needs(name):
-                    states[f"{region}/{name}"] = self.extractors.metric(name)
+                    states[f"{region}/{name}"] = self.extractors.metric(name, self.protocol)
         if self._needs("sync"):
             states["lip/sync"] = self.extractors.metric("sync", self.protocol)
             states["lip/sync_gt"] = self.extractors.metric("sync", self.protocol, side="gt")

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eval.protocol import FACE_DETECTORS, FACE_TRACKS, REGIONS
+from eval.protocol import FACE_DETECTORS, FACE_TRACKS, FVD_PROTOCOLS, REGIONS
 from mmgt.data.shards import Shard
 from mmgt.errors import DataError, UsageError
 
@@ -23,7 +23,7 @@ TRIMS = ("none", "min")
 
 
 def check_options(config: EvalConfig, all_metrics: tuple[str, ...]) -> None:
-    """Metric and region names, trim policy, face tracks, shard spec and batch size."""
+    """Metric and region names, trim policy, face tracks, FVD protocol, shard spec and batch size."""
     _names("--metrics", config.metrics, all_metrics)
     _names("--regions", config.regions, REGIONS)
     if config.protocol.trim not in TRIMS:
@@ -32,6 +32,8 @@ def check_options(config: EvalConfig, all_metrics: tuple[str, ...]) -> None:
         raise UsageError("--face-track", f"must be one of {', '.join(FACE_TRACKS)}, got {config.protocol.face_track!r}")
     if config.protocol.face_detector not in FACE_DETECTORS:
         raise UsageError("--face-detector", f"must be one of {', '.join(FACE_DETECTORS)}, got {config.protocol.face_detector!r}")
+    if config.protocol.fvd_protocol not in FVD_PROTOCOLS:
+        raise UsageError("--fvd-protocol", f"must be one of {', '.join(FVD_PROTOCOLS)}, got {config.protocol.fvd_protocol!r}")
     i, n = config.shard
     if not 0 <= i < n:
         raise UsageError("--shard", f"need 0 <= i < N, got {i}/{n}")

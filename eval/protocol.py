@@ -8,6 +8,9 @@ PROTOCOL_VERSION = "2"  # docs/PROTOCOL.md: what each version changed
 REGIONS = ("full", "face")
 FACE_TRACKS = ("per-video", "gt")  # each video's own detected face, or GT's track applied to both sides
 FACE_DETECTORS = ("facemesh", "s3fd", "mtcnn")  # per-video detectors (facemesh: shipped; s3fd: syncnet-python's)
+# what one FVD/KVD sample is, as each reference tool defines it (eval/fvd_protocols.py, docs/PROTOCOL.md)
+FVD_PROTOCOLS = ("stylegan-v", "common-metrics", "windows")
+DEFAULT_FVD_PROTOCOL = "common-metrics"
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,9 @@ class Protocol:
     face_smooth: int = 13  # median filter length over time for the box track (frames)
     face_size: int = 128  # face crops are resized to face_size x face_size
     # FVD / KVD
-    fvd_window: int = 16  # non-overlapping windows of consecutive frames
+    fvd_protocol: str = DEFAULT_FVD_PROTOCOL  # one of FVD_PROTOCOLS: sample definition, network, resize, value range
+    fvd_window: int = 16  # frames per sample of "stylegan-v" (FVD16) and "windows" (non-overlapping windows)
+    fvd_seed: int = 0  # "stylegan-v": seeds each GT video's random clip offset (with the video's content hash)
     # PSNR
     psnr_cap: float = 100.0
     # lip sync (syncnet-python geometry)

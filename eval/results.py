@@ -22,7 +22,8 @@
       "untrained_extractors": bool,
       "face_track": {"face_track": "per-video" | "gt", detector provenance...} (None without face or lip metrics),
       "extractors": {name: {"extractor", "weights", "untrained", "source", "preprocessing", "layout"}},
-          (MediaPipe detectors add "model_files": {path in the package: sha256})
+          (torch networks add "device" (hardware), "dtype", "numerics"; MediaPipe detectors add "model_files":
+          {path in the package: sha256})
       "gesture_keypoints": "files" or "extractor:<name>", "seeds": {...}, "timing": {...}, "environment": {...},
       "method": {...} (added by `mmgt reproduce` for a method's run)
     }

@@ -16,6 +16,8 @@ torch.set_num_threads(1)
 # subprocesses) see an empty checkpoints folder; tests of the committed files read ROOT/checkpoints.
 os.environ["MMGT_CHECKPOINTS"] = tempfile.mkdtemp(prefix="mmgt-no-checkpoints-")
 atexit.register(os.rmdir, os.environ["MMGT_CHECKPOINTS"])
+# nor on a lab's weights lockfile: tests that lock pass their own
+os.environ["MMGT_WEIGHTS_LOCK"] = os.path.join(os.environ["MMGT_CHECKPOINTS"], "no-weights.lock.json")
 
 
 @pytest.fixture(scope="session")

@@ -223,6 +223,7 @@ def test_sound_predictions_pass_check(sound, tiny_split):
 
 @pytest.mark.parametrize("args, needles", [
     (["--trim", "foo"], ["--trim", "none, min", "'foo'"]),
+    (["--fvd-protocol", "tats"], ["--fvd-protocol", "stylegan-v, common-metrics, windows", "'tats'"]),
     (["--metrics", ""], ["--metrics", "no name given"]),
     (["--metrics", "psnr,bogus"], ["--metrics", "unknown bogus"]),
     (["--shard", "2/2"], ["--shard", "0 <= i < N"]),

@@ -8,8 +8,8 @@ import pytest
 from mmgt import keypoints as K
 from mmgt import pose
 from mmgt.errors import DataError, MMGTError, WeightsMissingError
-from mmgt.pose import rtmpose, yolox
-from mmgt.pose.dwpose import DWPose
+from mmgt.pose import dwpose, rtmpose, yolox
+from mmgt.pose.dwpose import DWPose, DWPoseConfig
 from mmgt.pose.mediapipe_holistic import IBUG68_FROM_MESH, holistic_to_coco133
 
 
@@ -178,10 +178,10 @@ def _dot_image(h=360, w=480, at=(300, 100)):
     return img
 
 
-def _pose_at_brightest_red(batch):
-    """Fake RTMPose: every joint's SimCC peak at the reddest pixel of the crop."""
-    red = batch[0, 0] * rtmpose.STD[0] + rtmpose.MEAN[0]
-    v, u = np.unravel_index(np.argmax(red), red.shape)
+def _pose_at_brightest_first_channel(batch):
+    """Fake RTMPose: every joint's SimCC peak at the brightest pixel of the crop's first channel."""
+    first = batch[0, 0] * rtmpose.STD[0] + rtmpose.MEAN[0]
+    v, u = np.unravel_index(np.argmax(first), first.shape)
     sx, sy = np.zeros((1, 133, 576), np.float32), np.zeros((1, 133, 768), np.float32)
     sx[..., int(u * 2)], sy[..., int(v * 2)] = 0.9, 0.7
     return [sx, sy]
@@ -189,7 +189,7 @@ def _pose_at_brightest_red(batch):
 
 def test_preprocess_normalises_rgb_and_decode_finds_the_dot_in_the_image():
     img = _dot_image()
-    session = FakeSession(_pose_at_brightest_red)
+    session = FakeSession(_pose_at_brightest_first_channel)
     kp = rtmpose.estimate(session, img, np.array([200, 20, 420, 330]))
     assert session.seen[0].shape == (1, 3, 384, 288)
     assert session.seen[0][0, 1].max() <= (0 - rtmpose.MEAN[1]) / rtmpose.STD[1] + 1e-3  # no green anywhere
@@ -197,26 +197,45 @@ def test_preprocess_normalises_rgb_and_decode_finds_the_dot_in_the_image():
     np.testing.assert_allclose(kp[:, 2], 0.7)
 
 
-def test_dwpose_pipeline_on_fake_sessions_back_projects_to_image_pixels():
-    img = _dot_image()
-    det = FakeSession(_detector_for(np.array([200.0, 20.0, 420.0, 330.0]), 640 / 480))
-    model = DWPose(det, FakeSession(_pose_at_brightest_red))
+def _red_and_blue_dots(h=360, w=480) -> np.ndarray:
+    """RGB frame: a red dot at (300, 100), a blue one at (150, 250): a model fed BGR sees blue in channel 0."""
+    img = _dot_image(h, w)
+    img[249:252, 149:152] = (0, 0, 255)
+    return img
+
+
+def test_dwpose_feeds_both_models_bgr_at_the_release_size_and_maps_back_to_frame_pixels():
+    img = _red_and_blue_dots()
+    assert dwpose.release_resize(img, 512).shape == (512, 704, 3)  # 360x480: 512 x 682.7, rounded to 64
+    scale = np.array([704 / 480, 512 / 360] * 2)
+    det = FakeSession(_detector_for(np.array([100.0, 20.0, 420.0, 330.0]) * scale, 640 / 704))
+    model = DWPose(det, FakeSession(_pose_at_brightest_first_channel))
     out = model(np.stack([img, img]))
     assert out.shape == (2, 134, 3) and out.dtype == np.float32
-    np.testing.assert_allclose(out[:, 0, :2], [[300, 100]] * 2, atol=1.5)  # nose
-    np.testing.assert_allclose(out[:, 1, :2], [[300, 100]] * 2, atol=1.5)  # inserted neck
-    np.testing.assert_allclose(out[:, K.FACE, :2].reshape(-1, 2), [[300, 100]] * 136, atol=1.5)
-    # the detector saw BGR: the red dot is in its last channel
-    content = det.seen[0][0][:, :480, :640]  # 480x360 letterboxed to 640x480, top-left
-    assert content[2].max() == 255 and content[0].max() == 0
+    # RTMPose saw BGR: its first channel is blue, so the joints land on the blue dot (RGB would give the red one)
+    np.testing.assert_allclose(out[:, 0, :2], [[150, 250]] * 2, atol=2.0)  # nose, in the frame's pixels
+    np.testing.assert_allclose(out[:, 1, :2], [[150, 250]] * 2, atol=2.0)  # inserted neck
+    np.testing.assert_allclose(out[:, K.FACE, :2].reshape(-1, 2), [[150, 250]] * 136, atol=2.0)
+    # the detector saw the same BGR image at 512x704, letterboxed to 640 wide: red in its last channel
+    seen = det.seen[0][0]
+    assert seen[:, 465:].min() == 114  # 512x704 letterboxed: 465x640 of content
+    red, blue = seen[:, 125:135, 395:405], seen[:, 318:328, 195:205]  # (300, 100) and (150, 250) * 704/480 * 640/704
+    assert red[2].max() > 200 and red[0].max() < 50 and blue[0].max() > 200 and blue[2].max() < 50
+
+
+def test_dwpose_at_native_size_when_asked():
+    img = _red_and_blue_dots()
+    det = FakeSession(_detector_for(np.array([100.0, 20.0, 420.0, 330.0]), 640 / 480))
+    out = DWPose(det, FakeSession(_pose_at_brightest_first_channel), config=DWPoseConfig(detect_resolution=None))(img[None])
+    np.testing.assert_allclose(out[0, 0, :2], [150, 250], atol=1.5)
+    assert det.seen[0][0][:, 480:].min() == 114 and det.seen[0][0][:, :480].max() == 255  # 360x480 as is
 
 
 def test_dwpose_falls_back_to_the_whole_frame_without_detections():
-    img = _dot_image()
+    img = _red_and_blue_dots()
     det = FakeSession(lambda batch: [np.zeros((1, 8400, 85), np.float32)])
-    pose_session = FakeSession(_pose_at_brightest_red)
-    out = DWPose(det, pose_session)(img[None])
-    np.testing.assert_allclose(out[0, 0, :2], (300, 100), atol=2.0)
+    out = DWPose(det, FakeSession(_pose_at_brightest_first_channel))(img[None])
+    np.testing.assert_allclose(out[0, 0, :2], (150, 250), atol=2.0)
 
 
 def test_dwpose_without_weights_names_each_missing_file(tmp_path, monkeypatch):

@@ -8,7 +8,8 @@ only when its extractor is created, so listing ``EXTRACTORS`` is cheap. Every ex
 | name | class | call |
 |---|---|---|
 | inception | :class:`eval.extractors.inception.InceptionExtractor` | ``features(frames) -> (n, 2048)`` |
-| i3d | :class:`eval.extractors.i3d.I3DExtractor` | ``features(clips) -> (N, 400)``, ``video_features(frames)`` |
+| i3d | :class:`eval.extractors.i3d.I3DExtractor` (TATS port) | ``features(clips) -> (N, 400)``, ``fvd_features(clips, protocol)`` |
+| i3d-torchscript | :class:`eval.extractors.i3d_torchscript.I3DTorchScriptExtractor` (StyleGAN-V's) | ``fvd_features(clips, protocol) -> (N, 400)`` |
 | lpips-alex | :class:`eval.extractors.lpips_net.LPIPSExtractor` | ``extractor(x, y) -> (n,)`` |
 | syncnet | :class:`eval.extractors.syncnet.SyncNetExtractor` | ``features(crops, wav)``, ``distances(crops, wav)`` |
 | facemesh | :class:`eval.extractors.mediapipe_landmarks.FaceMeshExtractor` | ``landmarks(frames) -> (T, 468, 2)`` |
@@ -33,6 +34,7 @@ from mmgt.weights import WeightsStore
 EXTRACTORS: dict[str, str] = {  # name -> "module:Class"; another module adds its own entry here
     "inception": "eval.extractors.inception:InceptionExtractor",
     "i3d": "eval.extractors.i3d:I3DExtractor",
+    "i3d-torchscript": "eval.extractors.i3d_torchscript:I3DTorchScriptExtractor",
     "lpips-alex": "eval.extractors.lpips_net:LPIPSExtractor",
     "syncnet": "eval.extractors.syncnet:SyncNetExtractor",
     "facemesh": "eval.extractors.mediapipe_landmarks:FaceMeshExtractor",

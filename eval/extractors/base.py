@@ -27,6 +27,37 @@ class UntrainedExtractorWarning(UserWarning):
     """An extractor runs on random weights: its numbers are not real metric values."""
 
 
+NUMERICS = "float32, TF32 off (cuDNN and matmul), deterministic algorithms"  # what exact_numerics() sets
+
+
+@contextmanager
+def exact_numerics() -> Iterator[None]:
+    """Run the block in full float32 (TF32 off for cuDNN convolutions and CUDA matmuls, where Ampere and newer
+    GPUs default cuDNN to TF32: ~1e-3 relative error in features), with deterministic algorithms where torch
+    offers them (cuDNN deterministic, no autotuning; ``use_deterministic_algorithms`` in warn-only mode, so an
+    op without a deterministic kernel warns instead of failing). Every flag is restored afterwards."""
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    saved = (cudnn.allow_tf32, matmul.allow_tf32, cudnn.deterministic, cudnn.benchmark,
+             torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    cudnn.allow_tf32 = matmul.allow_tf32 = False
+    cudnn.deterministic, cudnn.benchmark = True, False
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        cudnn.allow_tf32, matmul.allow_tf32, cudnn.deterministic, cudnn.benchmark = saved[:4]
+        torch.use_deterministic_algorithms(saved[4], warn_only=saved[5])
+
+
+def device_name(device: str | torch.device) -> str:
+    """The hardware that computes features, for provenance and cache keys: the GPU model, or torch's CPU
+    kernel capability (features are equal only on equal hardware; docs/PROTOCOL.md)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"{device.type} ({torch.backends.cpu.get_cpu_capability()})"
+
+
 @contextmanager
 def seeded(seed: int) -> Iterator[None]:
     """Run the block with torch's CPU generator seeded, leaving the global generator as it was."""
@@ -53,7 +84,9 @@ class Extractor(ABC):
 
     def __init__(self, net: torch.nn.Module, weights: str, source: str, device: str | torch.device = "cpu"):
         self.device = torch.device(device)
-        self.net = net.to(self.device).eval().requires_grad_(False)
+        self.net = net.to(self.device).eval()
+        for parameter in self.net.parameters():  # per parameter: TorchScript modules have no requires_grad_
+            parameter.requires_grad_(False)
         self.weights = weights  # sha256 of the weights file, or "random-init"
         self.source = source  # which file (or package file) the weights came from
         self.memory_format = torch.contiguous_format  # of the weights and the inputs, as the net runs now
@@ -79,7 +112,12 @@ class Extractor(ABC):
         """What results.json records about this extractor."""
         return {"extractor": self.name, "weights": self.weights, "untrained": self.untrained,
                 "source": self.source, "preprocessing": self.preprocessing,
-                "layout": self.layout}
+                "layout": self.layout, "device": device_name(self.device), "dtype": self.dtype, "numerics": NUMERICS}
+
+    @property
+    def dtype(self) -> str:
+        """The dtype of the network's parameters (``float32``)."""
+        return str(next(self.net.parameters()).dtype).removeprefix("torch.")
 
     @classmethod
     def fast_part(cls, net: torch.nn.Module) -> torch.nn.Module:

@@ -1,6 +1,6 @@
-"""I3D Kinetics-400 logits for FVD / KVD, the TATS (VideoGPT) convention.
+"""I3D Kinetics-400 logits for FVD / KVD, the TATS (VideoGPT) convention (the ``windows`` FVD protocol).
 
-Clips of 16 consecutive frames; each frame bilinearly resized to 224x224 (``align_corners=False``,
+Clips of consecutive frames (the protocol's samples); each frame bilinearly resized to 224x224 (``align_corners=False``,
 no antialias) from 0-255 values, then scaled ``2x/255 - 1``; the network's 400 logits averaged over
 time. Weights: ``i3d_pretrained_400.pt`` from the weights cache.
 """
@@ -15,13 +15,6 @@ from eval.extractors.base import BatchedExtractor
 from eval.extractors.i3d_net import InceptionI3d, Unit3D
 
 SIZE = 224
-WINDOW = 16
-
-
-def windows(frames: np.ndarray, window: int = WINDOW) -> np.ndarray:
-    """``(T, H, W, 3)`` -> ``(T // window, window, H, W, 3)``: non-overlapping windows, the tail dropped."""
-    n = len(frames) // window
-    return frames[: n * window].reshape(n, window, *frames.shape[1:])
 
 
 class I3DExtractor(BatchedExtractor):
@@ -45,6 +38,7 @@ class I3DExtractor(BatchedExtractor):
         frames = F.interpolate(frames.float(), size=(SIZE, SIZE), mode="bilinear", align_corners=False)
         return 2.0 * frames.view(n, t, 3, SIZE, SIZE).transpose(1, 2) / 255.0 - 1
 
-    def video_features(self, frames: np.ndarray, window: int = WINDOW, batch_size: int = 4) -> np.ndarray:
-        """One video ``(T, H, W, 3)`` -> ``(T // window, 400)``: one row per non-overlapping window."""
-        return self.features(windows(frames, window), batch_size)
+    def fvd_features(self, clips: np.ndarray, protocol: str, batch_size: int = 4) -> np.ndarray:
+        """The samples of an FVD protocol (``eval.fvd_protocols``) -> ``(N, 400)``; this port takes TATS'
+        preprocessing under every protocol (the ``windows`` protocol names it)."""
+        return self.features(clips, batch_size)

@@ -16,6 +16,9 @@ from eval.metrics.base import Direction, Metric
 from eval.metrics.features import FeatureBatch, feature_rows
 
 
+COVARIANCE_FORMS = ("unbiased", "population")
+
+
 class FewSamplesWarning(UserWarning):
     """Fewer samples than feature dimensions: the covariance is singular and the distance biased."""
 
@@ -81,26 +84,29 @@ class GaussianStats:
     def mean(self) -> np.ndarray:
         return self.total / self.n
 
-    def cov(self) -> np.ndarray:
-        """Unbiased covariance (divides by ``n - 1``, as ``np.cov``)."""
+    def cov(self, form: str = "unbiased") -> np.ndarray:
+        """Covariance: ``"unbiased"`` divides by ``n - 1`` (``np.cov``), ``"population"`` by ``n`` (StyleGAN-V's
+        ``FeatureStats.get_mean_cov``)."""
         if self.n < 2:
             raise ValueError(f"covariance needs at least 2 samples, got {self.n}")
-        return (self.outer - np.outer(self.total, self.total) / self.n) / (self.n - 1)
+        if form not in COVARIANCE_FORMS:
+            raise ValueError(f"covariance form must be one of {COVARIANCE_FORMS}, got {form!r}")
+        return (self.outer - np.outer(self.total, self.total) / self.n) / (self.n - (form == "unbiased"))
 
 
 class FrechetMetric(Metric):
     """Frechet distance between the Gaussians of predicted and ground-truth features.
 
     ``update(pred=..., gt=...)`` takes ``(n, dim)`` feature rows (numpy or torch), either side
-    alone or both. FID: Inception pool3 of every frame (dim 2048); FVD: I3D logits of each
-    16-frame window (dim 400); FGD: gesture-autoencoder latents.
+    alone or both. FID: Inception pool3 of every frame (dim 2048); FVD: I3D features of each sample of
+    the FVD protocol (dim 400; ``covariance`` as the protocol's tool); FGD: gesture-autoencoder latents.
     """
 
     SIDES = ("pred", "gt")
 
-    def __init__(self, name: str = "fid", dim: int = 2048) -> None:
-        super().__init__(name, dim=dim)
-        self.dim = dim
+    def __init__(self, name: str = "fid", dim: int = 2048, covariance: str = "unbiased") -> None:
+        super().__init__(name, dim=dim, covariance=covariance)
+        self.dim, self.covariance = dim, covariance
         for side in self.SIDES:
             self.add_state(f"{side}.n", np.zeros((), np.int64), "sum")
             self.add_state(f"{side}.total", np.zeros(dim), "sum")
@@ -130,4 +136,5 @@ class FrechetMetric(Metric):
         for side, n in self.diagnostics().items():
             if n < self.dim:
                 warnings.warn(f"{self.name}: {side} = {n} < dim {self.dim}; the distance is biased", FewSamplesWarning)
-        return {self.name: frechet_distance(pred.mean(), pred.cov(), gt.mean(), gt.cov())}
+        form = self.covariance
+        return {self.name: frechet_distance(pred.mean(), pred.cov(form), gt.mean(), gt.cov(form))}

@@ -56,9 +56,9 @@ def suite(pred: Path, data: Path, metrics: tuple[str, ...], cache: Path, encoder
     config = EvalConfig(pred=pred, gt=data, metrics=metrics, allow_untrained=True, cache_dir=cache,
                         gesture_encoder=encoder, progress=False, protocol=protocol)
     ev = Evaluator(config)
-    for metric, network in {"fid": "inception", "fvd": "i3d", "lpips": "lpips-alex", "sync": "syncnet"}.items():
+    for metric in ("fid", "fvd", "lpips", "sync"):
         if metric in metrics:
-            ev.extractors.get(network)  # load networks before the clock starts, as the references do
+            ev.extractors.get(ev.extractors.extractor_of(metric))  # load networks before the clock starts, as the references do
     start = time.perf_counter()
     results, _, _ = evaluate(config, ev)
     return results, time.perf_counter() - start, dict(ev.extractors.seconds)

@@ -152,7 +152,8 @@ def render(cfg: TableConfig, runs: dict[str, dict], missing: dict[str, list[Path
         f"# {title}",
         "",
         f"**Data:** `{cfg.data}` ({split.meta.get('generator', 'dataset')}, {len(split.clips('test'))} test clips); "
-        f"**protocol:** v{any_run['protocol']['version']} (docs/PROTOCOL.md), {face_track_note(any_run)}; "
+        f"**protocol:** v{any_run['protocol']['version']} (docs/PROTOCOL.md), {face_track_note(any_run)}, FVD/KVD "
+        f"protocol `{any_run['protocol'].get('fvd_protocol', 'windows')}`; "
         f"**code:** {any_run['package']['git']['commit']}.",
         "",
         "**Not comparable to the paper:** our rows are measured on the embedded synthetic-speakers split, "

@@ -22,7 +22,7 @@ from mmgt.features.librosa_baseline import baseline_features
 from mmgt.features.ssl import WAV2VEC2_BASE, WAVLM_LARGE, SSLEncoder, SSLSpec, checkpoint_dir, checkpoint_id
 from mmgt.video_io import FPS, SAMPLE_RATE, read_audio
 
-FEATURE_VERSION = 1  # bump when a kind's computation changes
+FEATURE_VERSION = 2  # bump when a kind's computation changes (2: WavLM waveform layer norm, wav2vec2 frames before the encoder)
 SHAPES: dict[str, tuple[int, ...]] = {"baseline": (BASELINE_DIM,), "wavlm": (1024 + BASELINE_DIM,), "wav2vec2": (12, 768)}
 
 

@@ -1,11 +1,17 @@
-"""Self-supervised speech encoders from local transformers checkpoints, resampled to the frame rate.
+"""Self-supervised speech encoders from local transformers checkpoints, on the video frame grid, fed as the
+official pipelines feed them.
 
-- WavLM-Large (``WavLMModel``): last hidden layer, 1024-d at 50 Hz -> video frames (stage 1).
-- wav2vec2-base-960h (``Wav2Vec2Model``): all 12 transformer layers, ``(T, 12, 768)`` (stage 2).
+- WavLM-Large (``WavLMModel``, stage 1): the waveform layer-normalised over its whole length
+  (``F.layer_norm(wav, wav.shape)``, what the official WavLM code does when ``cfg.normalize``, which is set
+  for WavLM-Large; MMGT's ``wavlm_features.py`` and S2G-MDD do the same), the last hidden layer, 1024-d at
+  50 Hz, linearly resampled to the video frames.
+- wav2vec2-base-960h (``Wav2Vec2Model``, stage 2): the checkpoint's preprocessor (zero mean, unit variance),
+  then as Hallo's and MMGT's ``Wav2VecModel.forward``: the CNN features linearly interpolated to the frame
+  count (``align_corners=True``) *before* the feature projection and the transformer, all 12 layers,
+  ``(T, 12, 768)``.
 
 A checkpoint is a folder as written by ``save_pretrained`` (``config.json``, ``model.safetensors``
-or ``pytorch_model.bin``, ``preprocessor_config.json``). Hidden states are linearly interpolated
-to the frame count after the encoder (the library's stock forward, unmodified).
+or ``pytorch_model.bin``, ``preprocessor_config.json``).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from mmgt.errors import WeightsMissingError
 from mmgt.features.timing import resample_frames
@@ -25,20 +32,24 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 @dataclass(frozen=True)
 class SSLSpec:
-    """One encoder: its weights name, Hub source and which layers it returns."""
+    """One encoder: its weights name, Hub source, which layers it returns and how it is fed."""
 
     name: str
     repo: str
     model_class: str  # a transformers class name
     all_layers: bool
+    layer_norm_waveform: bool  # the official cfg.normalize: layer norm over the waveform (else the preprocessor)
+    frames_before_encoder: bool  # CNN features interpolated to the frame count before the transformer (Hallo)
 
     @property
     def url(self) -> str:
         return f"https://huggingface.co/{self.repo}"
 
 
-WAVLM_LARGE = SSLSpec("wavlm-large", "microsoft/wavlm-large", "WavLMModel", all_layers=False)
-WAV2VEC2_BASE = SSLSpec("wav2vec2-base-960h", "facebook/wav2vec2-base-960h", "Wav2Vec2Model", all_layers=True)
+WAVLM_LARGE = SSLSpec("wavlm-large", "microsoft/wavlm-large", "WavLMModel", all_layers=False,
+                      layer_norm_waveform=True, frames_before_encoder=False)
+WAV2VEC2_BASE = SSLSpec("wav2vec2-base-960h", "facebook/wav2vec2-base-960h", "Wav2Vec2Model", all_layers=True,
+                        layer_norm_waveform=False, frames_before_encoder=True)
 
 
 def checkpoint_dir(spec: SSLSpec, path: str | Path | None = None) -> Path:
@@ -75,10 +86,33 @@ class SSLEncoder:
         self.processor = transformers.Wav2Vec2FeatureExtractor.from_pretrained(folder)
         self.model = getattr(transformers, spec.model_class).from_pretrained(folder).to(device).eval()
 
+    def waveform(self, wav: np.ndarray) -> torch.Tensor:
+        """``(1, samples)`` model input: layer-normalised (WavLM's cfg.normalize) or the checkpoint's preprocessor."""
+        if self.spec.layer_norm_waveform:
+            x = torch.as_tensor(np.asarray(wav, np.float32))[None]
+            return F.layer_norm(x, x.shape).to(self.device)
+        return self.processor(wav, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_values.to(self.device)
+
     @torch.inference_mode()
     def __call__(self, wav: np.ndarray, n_frames: int) -> np.ndarray:
         """``(n_frames, D)`` for one layer, ``(n_frames, L, D)`` for all layers; float32."""
-        inputs = self.processor(wav, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_values.to(self.device)
+        inputs = self.waveform(wav)
+        if self.spec.frames_before_encoder:
+            return encode_at_frames(self.model, inputs, n_frames).float().cpu().numpy()
         out = self.model(inputs, output_hidden_states=self.spec.all_layers)
         hidden = torch.stack(out.hidden_states[1:], dim=2)[0] if self.spec.all_layers else out.last_hidden_state[0]
         return resample_frames(hidden.float().cpu(), n_frames).numpy()
+
+
+def encode_at_frames(model, inputs: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """Every transformer layer ``(n_frames, L, D)`` of a ``Wav2Vec2Model`` whose CNN features were linearly
+    interpolated to ``n_frames`` (``align_corners=True``) before the feature projection, as Hallo/MMGT."""
+    def to_frames(module, args, features: torch.Tensor) -> torch.Tensor:  # (1, C, T') -> (1, C, n_frames)
+        return F.interpolate(features, size=n_frames, mode="linear", align_corners=True)
+
+    handle = model.feature_extractor.register_forward_hook(to_frames)  # the stock forward, fed the frame grid
+    try:
+        out = model(inputs, output_hidden_states=True)
+    finally:
+        handle.remove()
+    return torch.stack(out.hidden_states[1:], dim=2)[0]

@@ -1,14 +1,14 @@
-"""DWPose (YOLOX-L person detector + RTMPose-l whole-body, ONNX through onnxruntime).
+"""DWPose (YOLOX-L person detector + RTMPose-l whole-body, ONNX through onnxruntime), preprocessed as MMGT's release.
 
-Per frame: people are detected on the BGR frame (:mod:`mmgt.pose.yolox`), each box goes through
-the top-down model on the RGB frame (:mod:`mmgt.pose.rtmpose`); when no person is found the whole
-frame is used as the box (DWPose's fallback). The benchmark has one speaker per video, so the
-person with the highest mean body score is kept. Its 133 COCO-WholeBody joints get the neck
-inserted (:func:`mmgt.keypoints.insert_neck`); SimCC scores are clipped to [0, 1].
-
-Colour order: YOLOX was trained on ``cv2`` (BGR) images and RTMPose's preprocessor converts to RGB
-before normalising, so each model gets the order it was trained on. (The DWPose annotator feeds
-one array to both; Moore-AnimateAnyone, which MMGT builds on, feeds BGR to both.)
+Per frame, as MMGT's ``src/dwpose`` ``DWposeDetector.__call__``: the RGB frame is converted to BGR and
+resized so that its shorter side is 512, each side rounded to a multiple of 64 (controlnet_aux's
+``resize_image``: Lanczos when enlarging, area when shrinking); people are detected on that BGR image
+(:mod:`mmgt.pose.yolox`) and each box goes through the top-down model on the same BGR image
+(:mod:`mmgt.pose.rtmpose`; the release normalises BGR with the RGB-ordered ImageNet mean/std, as DWPose's
+ONNX pipeline does). When no person is found the whole image is the box (DWPose's fallback). The
+benchmark has one speaker per video, so the person with the highest mean body score is kept. Its 133
+COCO-WholeBody joints are mapped back to the frame's pixels and get the neck inserted
+(:func:`mmgt.keypoints.insert_neck`); SimCC scores are clipped to [0, 1].
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from mmgt import keypoints as K
@@ -30,10 +31,20 @@ COCO_BODY = slice(0, 17)
 
 @dataclass(frozen=True)
 class DWPoseConfig:
-    """Detector thresholds as in DWPose's ONNX pipeline."""
+    """Detector thresholds as in DWPose's ONNX pipeline; the input size as MMGT's release."""
 
     det_score: float = 0.3
     det_iou: float = 0.45
+    detect_resolution: int | None = 512  # shorter side before both models (None: the frame's own size)
+
+
+def release_resize(image: np.ndarray, resolution: int) -> np.ndarray:
+    """controlnet_aux ``resize_image``: shorter side to ``resolution``, each side rounded to a multiple of 64,
+    ``INTER_LANCZOS4`` when enlarging, ``INTER_AREA`` otherwise."""
+    h, w = image.shape[:2]
+    k = resolution / min(h, w)
+    size = (int(np.round(w * k / 64.0)) * 64, int(np.round(h * k / 64.0)) * 64)
+    return cv2.resize(image, size, interpolation=cv2.INTER_LANCZOS4 if k > 1 else cv2.INTER_AREA)
 
 
 class DWPose(PoseExtractor):
@@ -59,12 +70,16 @@ class DWPose(PoseExtractor):
                    config=config)
 
     def person(self, frame: np.ndarray) -> np.ndarray:
-        """COCO-WholeBody ``(133, 3)`` keypoints of the most confidently seen person in one RGB frame."""
-        boxes, _ = yolox.detect_people(self.detector, frame[..., ::-1], self.config.det_score, self.config.det_iou)
+        """COCO-WholeBody ``(133, 3)`` keypoints (frame pixels) of the most confidently seen person in one RGB frame."""
+        image = np.ascontiguousarray(frame[..., ::-1])  # BGR for both models, as the release
+        if self.config.detect_resolution is not None:
+            image = release_resize(image, self.config.detect_resolution)
+        boxes, _ = yolox.detect_people(self.detector, image, self.config.det_score, self.config.det_iou)
         if len(boxes) == 0:
-            boxes = np.array([[0, 0, frame.shape[1], frame.shape[0]]], dtype=np.float32)
-        people = [rtmpose.estimate(self.pose, frame, box) for box in boxes]
+            boxes = np.array([[0, 0, image.shape[1], image.shape[0]]], dtype=np.float32)
+        people = [rtmpose.estimate(self.pose, image, box) for box in boxes]
         best = max(people, key=lambda p: float(p[COCO_BODY, 2].mean()))
+        best[:, :2] *= np.array([frame.shape[1] / image.shape[1], frame.shape[0] / image.shape[0]], np.float32)
         best[:, 2] = np.clip(best[:, 2], 0.0, 1.0)
         return best
 

@@ -1,7 +1,8 @@
 """Top-down whole-body pose with DWPose's RTMPose-l model (``dw-ll_ucoco_384.onnx``, SimCC head).
 
 Per person box: centre and size with 1.25 padding, size widened to the 288:384 input aspect,
-affine crop (no rotation) to 288x384, RGB normalised with the ImageNet mean/std in 0-255 units,
+affine crop (no rotation) to 288x384, normalised with the ImageNet mean/std in 0-255 units (listed in
+RGB order; DWPose's ONNX pipeline and MMGT's release apply them to the BGR image they are given),
 then the two SimCC outputs (``(133, 576)`` along x, ``(133, 768)`` along y; split ratio 2) are
 decoded by argmax and mapped back through the inverse of the crop.
 """
@@ -14,7 +15,7 @@ import numpy as np
 from mmgt.pose.onnx_session import OnnxSession, run_single
 
 INPUT_SIZE = (288, 384)  # (w, h)
-MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)  # RGB
+MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)  # ImageNet RGB order, applied to the channels given
 STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 SPLIT_RATIO = 2.0
 BOX_PADDING = 1.25
@@ -59,18 +60,19 @@ def simcc_decode(simcc_x: np.ndarray, simcc_y: np.ndarray, split_ratio: float = 
     return locs, scores
 
 
-def preprocess(image_rgb: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Crop and normalise one person: ``(3, 384, 288)`` input, centre and aspect-fixed scale."""
+def preprocess(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Crop and normalise one person of ``image`` (channels as given): ``(3, 384, 288)`` input, centre and
+    aspect-fixed scale."""
     center, scale = box_to_center_scale(box)
     scale = fix_aspect(scale, INPUT_SIZE[0] / INPUT_SIZE[1])
-    crop = cv2.warpAffine(image_rgb, crop_matrix(center, scale), INPUT_SIZE, flags=cv2.INTER_LINEAR)
+    crop = cv2.warpAffine(image, crop_matrix(center, scale), INPUT_SIZE, flags=cv2.INTER_LINEAR)
     normalised = (crop.astype(np.float32) - MEAN) / STD
     return np.ascontiguousarray(normalised.transpose(2, 0, 1)), center, scale
 
 
-def estimate(session: OnnxSession, image_rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
+def estimate(session: OnnxSession, image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """Whole-body keypoints ``(133, 3)`` (x, y in image pixels, SimCC score) of the person in ``box``."""
-    batch, center, scale = preprocess(image_rgb, box)
+    batch, center, scale = preprocess(image, box)
     simcc_x, simcc_y = run_single(session, batch[None])[:2]
     locs, scores = simcc_decode(simcc_x[0], simcc_y[0])
     return np.concatenate([to_image(locs, center, scale), scores[:, None]], axis=1)

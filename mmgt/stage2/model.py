@@ -10,7 +10,7 @@
 
 Initial weights (``cfg.pretrained``) come from the weights cache in the standard folder layouts:
 SD-1.5's ``unet/`` (both UNets), sd-vae-ft-mse, sd-image-variations' ``image_encoder/`` and the
-AnimateDiff ``MotionAdapter``; a field set to None builds that part random-init from the config.
+AnimateDiff ``MotionAdapter`` (a diffusers folder, or AnimateDiff's own ``.ckpt``); a field set to None builds that part random-init from the config.
 Latent video tensors are ``(batch, channels, frames, height, width)`` throughout.
 """
 
@@ -27,6 +27,7 @@ from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from mmgt.errors import DataError
 from mmgt.stage2.config import SchedulerConfig, Stage2Config
+from mmgt.stage2.motion_checkpoint import load_motion_checkpoint
 from mmgt.stage2.pose_guider import PoseGuider, PoseInjection
 from mmgt.stage2.reference import ReferenceBank, connect
 from mmgt.weights import WeightsStore
@@ -78,6 +79,16 @@ def build_motion_adapter(cfg: Stage2Config) -> MotionAdapter:
             nn.init.zeros_(module.weight)
             nn.init.zeros_(module.bias)
     return adapter
+
+
+def load_motion_adapter(cfg: Stage2Config, weights_dir: str | Path | None = None) -> MotionAdapter:
+    """The pretrained motion modules ``cfg.pretrained.motion_adapter`` names: a ``MotionAdapter`` folder, or an
+    AnimateDiff ``.ckpt`` file (``mm_sd_v15_v2.ckpt``, converted into an adapter of the UNet's widths)."""
+    name = cfg.pretrained.motion_adapter
+    path = Path(name) if Path(name).is_file() else pretrained_path(name, "motion_adapter", weights_dir)
+    if path.is_file():
+        return load_motion_checkpoint(path, build_motion_adapter(cfg))
+    return MotionAdapter.from_pretrained(path)
 
 
 def pretrained_path(name: str, part: str, weights_dir: str | Path | None) -> Path:
@@ -138,8 +149,7 @@ class Stage2Model(nn.Module):
             raise RuntimeError("the denoiser already has motion modules")
         if adapter is None:
             name = self.cfg.pretrained.motion_adapter
-            adapter = (MotionAdapter.from_pretrained(pretrained_path(name, "motion_adapter", weights_dir))
-                       if name else build_motion_adapter(self.cfg))
+            adapter = load_motion_adapter(self.cfg, weights_dir) if name else build_motion_adapter(self.cfg)
         self.denoiser = UNetMotionModel.from_unet2d(self.denoiser, adapter).to(next(self.reference_net.parameters()).device)
         self._wire()
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from eval.extractors.base import seeded, variance_preserving
-from eval.extractors.i3d import I3DExtractor, windows
+from eval.extractors.i3d import I3DExtractor
 from eval.extractors.i3d_net import InceptionI3d
-from mmgt.errors import WeightsMissingError
-from mmgt.weights import WeightsStore
+from mmgt.errors import DataError, WeightsMissingError
+from mmgt.weights import MANIFEST, Digest, WeightsStore, sha256_file
 
 # The public port's layout: unit name -> (out, in, kernel); Mixed blocks: input channels and branch widths.
 STEM = {"Conv3d_1a_7x7": (64, 3, 7), "Conv3d_2b_1x1": (64, 64, 1), "Conv3d_2c_3x3": (192, 64, 3)}
@@ -38,6 +40,12 @@ def expected_shapes() -> dict[str, tuple[int, ...]]:
     return shapes | {"logits.conv3d.weight": (400, 1024, 1, 1, 1), "logits.conv3d.bias": (400,)}
 
 
+def trusting(folder, name: str) -> WeightsStore:
+    """The weights cache ``folder`` whose entry ``name`` is checked against its (random-init) file's own sha256."""
+    entry = MANIFEST[name]
+    return WeightsStore(folder, {name: dataclasses.replace(entry, digest=Digest("sha256", sha256_file(folder / entry.filename)))})
+
+
 def tats_preprocess(videos: np.ndarray) -> torch.Tensor:
     """TATS fvd.preprocess, step by step."""
     b, t, h, w, c = videos.shape
@@ -56,7 +64,9 @@ def test_loads_the_tats_file_equals_tats_preprocessing_and_is_batch_invariant(tm
         reference = variance_preserving(InceptionI3d()).eval()
     old_style = {k: v for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
     torch.save(old_style, tmp_path / "i3d_pretrained_400.pt")  # files from old torch lack the counters
-    extractor = I3DExtractor.from_weights(WeightsStore(tmp_path))
+    with pytest.raises(DataError, match="'i3d-400' have git-blob-sha1 [0-9a-f]{40}, the manifest's git-blob-sha1 is a867b87a"):
+        I3DExtractor.from_weights(WeightsStore(tmp_path))  # a random file under the real name is refused
+    extractor = I3DExtractor.from_weights(trusting(tmp_path, "i3d-400"))
     assert not extractor.untrained and len(extractor.weights) == 64
 
     clips = np.random.default_rng(0).integers(0, 256, size=(2, 16, 40, 48, 3), dtype=np.uint8)
@@ -66,13 +76,6 @@ def test_loads_the_tats_file_equals_tats_preprocessing_and_is_batch_invariant(tm
     assert ours.shape == (2, 400)
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-5)
     assert np.abs(ours[0] - ours[1]).max() > 1e-2 * np.abs(ours).max()  # different clips, different logits
-
-
-def test_windows_are_non_overlapping_and_drop_the_tail():
-    frames = np.arange(35)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
-    w = windows(frames, 16)
-    assert w.shape == (2, 16, 2, 2, 3)
-    assert (w[1, 0] == 16).all() and (w[1, -1] == 31).all()
 
 
 def test_missing_weights_name_the_file_and_the_fetch_command(tmp_path):

@@ -14,7 +14,7 @@ import torchvision
 from eval.extractors.base import UntrainedExtractorWarning, seeded
 from eval.extractors.lpips_net import LPIPSExtractor
 from mmgt.errors import DataError
-from mmgt.weights import MANIFEST, WeightsStore, sha256_file
+from mmgt.weights import MANIFEST, Digest, WeightsStore, sha256_file
 
 FILE = MANIFEST["alexnet"].filename
 
@@ -37,7 +37,7 @@ def test_equals_the_lpips_package_with_the_same_backbone(alexnet_file, monkeypat
         warnings.simplefilter("ignore", UserWarning)
         reference = lpips.LPIPS(net="alex", version="0.1", verbose=False).eval()
     digest = sha256_file(alexnet_file / FILE)
-    manifest = {"alexnet": dataclasses.replace(MANIFEST["alexnet"], sha256=digest, sha256_prefix=None)}
+    manifest = {"alexnet": dataclasses.replace(MANIFEST["alexnet"], digest=Digest("sha256", digest))}
     ours = LPIPSExtractor.from_weights(WeightsStore(alexnet_file, manifest))
     assert ours.weights == digest and not ours.untrained
 
@@ -53,7 +53,7 @@ def test_equals_the_lpips_package_with_the_same_backbone(alexnet_file, monkeypat
 
 def test_a_file_that_is_not_the_release_is_refused(alexnet_file):
     """The real manifest knows the release's sha256 prefix (7be5be79): a random file fails it."""
-    with pytest.raises(DataError, match="does not match the manifest"):
+    with pytest.raises(DataError, match="'alexnet' have sha256 [0-9a-f]{64}, the manifest's sha256-prefix is 7be5be79"):
         LPIPSExtractor.load(WeightsStore(alexnet_file), allow_untrained=True)
 
 

@@ -34,7 +34,8 @@ def test_untrained_only_when_allowed_and_marked(tmp_path):
         b = X.create("syncnet", store, allow_untrained=True, seed=2)
     assert a.provenance() == {"extractor": "syncnet", "weights": "random-init", "untrained": True,
                               "source": "random-init", "preprocessing": a.preprocessing,
-                              "layout": "channels_last_3d; batchnorm folded"}
+                              "layout": "channels_last_3d; batchnorm folded", "device": X.base.device_name("cpu"),
+                              "dtype": "float32", "numerics": X.base.NUMERICS}
     first = next(iter(a.net.parameters()))
     assert not torch.equal(first, next(iter(b.net.parameters())))  # the seed picks the weights
     assert not first.requires_grad and not a.net.training
@@ -101,6 +102,8 @@ def test_run_provenance_names_each_network_with_its_form(tmp_path):
     assert sorted(provenance) == ["inception", "syncnet"]
     assert provenance["inception"]["layout"] == "channels_last; batchnorm folded"
     assert provenance["syncnet"]["weights"] == "random-init" and provenance["syncnet"]["untrained"]
-    assert networks.fingerprint(["fid"]) == {"inception": [provenance["inception"]["weights"],
-                                                         provenance["inception"]["preprocessing"],
-                                                         "channels_last; batchnorm folded"]}
+    inception = provenance["inception"]
+    assert inception["device"].startswith("cpu (") and inception["dtype"] == "float32" and "TF32 off" in inception["numerics"]
+    assert networks.fingerprint(["fid"]) == {"inception": [inception["weights"], inception["preprocessing"],
+                                                         "channels_last; batchnorm folded", inception["device"],
+                                                         "float32", inception["numerics"]]}

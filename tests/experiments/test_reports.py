@@ -25,6 +25,7 @@ def test_table_renders_measured_rows_beside_the_paper(tiny_split, tmp_path, monk
     assert "edge+animate-anyone (ours)" not in text
     assert "gt (ours)" in text and "still (ours)" in text and "(paper, PATS)" in text
     assert "Not comparable to the paper" in text and "random-init extractors refused" in text
+    assert "FVD/KVD protocol `common-metrics`" in text  # every table names what its FVD is
     gt = json.loads((tmp_path / "results" / "table1" / "runs" / "gt.json").read_text())
     assert gt["metrics"]["full"]["psnr"]["value"] == 100.0 and gt["method"]["driven_by"] == "ground-truth"
     assert "No column has two of the paper's methods measured by us." in text

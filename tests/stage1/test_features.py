@@ -80,7 +80,7 @@ def test_featurizer_caches_baseline_features(tmp_path):
     assert np.array_equal(feat, np.load(next((tmp_path / "cache" / "baseline").iterdir())))
 
 
-def save_tiny_checkpoint(folder: Path, kind: str) -> None:
+def save_tiny_checkpoint(folder: Path, kind: str, do_normalize: bool = True) -> None:
     import transformers
 
     torch.manual_seed(0)
@@ -91,7 +91,7 @@ def save_tiny_checkpoint(folder: Path, kind: str) -> None:
     else:
         model = transformers.Wav2Vec2Model(transformers.Wav2Vec2Config(**common))
     model.save_pretrained(folder)
-    transformers.Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True).save_pretrained(folder)
+    transformers.Wav2Vec2FeatureExtractor(do_normalize=do_normalize, return_attention_mask=True).save_pretrained(folder)
 
 
 @pytest.mark.parametrize("kind,shape", [("wavlm", (40, 32 + 35)), ("wav2vec2", (40, 2, 32))])
@@ -115,3 +115,56 @@ def test_missing_weights_give_the_standard_error(tmp_path):
 def test_unknown_kind_is_rejected():
     with pytest.raises(ValueError, match="unknown audio feature kind"):
         AudioFeaturizer(AudioFeatureConfig("mel"))
+
+
+def speech_like(seconds: float = 1.6) -> np.ndarray:
+    """A waveform with a DC offset and a gain far from unit variance: normalising it or not matters."""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (0.3 + 0.05 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+
+
+def test_wavlm_layer_normalises_the_waveform_as_the_official_cfg_normalize(tmp_path):
+    import torch.nn.functional as F
+    import transformers
+
+    from mmgt.features.ssl import WAVLM_LARGE, SSLEncoder
+
+    save_tiny_checkpoint(tmp_path, "wavlm", do_normalize=False)  # a preprocessor file that leaves the wave as is
+    wav, n = speech_like(), 40
+    ours = SSLEncoder(WAVLM_LARGE, tmp_path)(wav, n)
+    model = transformers.WavLMModel.from_pretrained(tmp_path).eval()
+    x = torch.from_numpy(wav)[None]
+    with torch.no_grad():  # WavLM.py: if cfg.normalize: F.layer_norm(wav, wav.shape); last layer; to the frame grid
+        official = resample_frames(model(F.layer_norm(x, x.shape)).last_hidden_state[0], n).numpy()
+        processor_only = resample_frames(model(x).last_hidden_state[0], n).numpy()
+    np.testing.assert_allclose(ours, official, rtol=0, atol=1e-5)
+    assert np.abs(ours - processor_only).max() > 100 * np.abs(ours - official).max() + 1e-3
+
+
+def test_wav2vec2_interpolates_cnn_features_to_the_frames_before_the_encoder_as_hallo(tmp_path):
+    import torch.nn.functional as F
+    import transformers
+
+    from mmgt.features.ssl import WAV2VEC2_BASE, SSLEncoder
+
+    save_tiny_checkpoint(tmp_path, "wav2vec2")
+    wav, n = speech_like(), 40
+    ours = SSLEncoder(WAV2VEC2_BASE, tmp_path)(wav, n)
+    model = transformers.Wav2Vec2Model.from_pretrained(tmp_path).eval()
+    inputs = transformers.Wav2Vec2FeatureExtractor.from_pretrained(tmp_path)(wav, sampling_rate=SAMPLE_RATE,
+                                                                            return_tensors="pt").input_values
+    with torch.no_grad():  # Hallo / MMGT Wav2VecModel.forward with seq_len = n
+        extract = model.feature_extractor(inputs).transpose(1, 2)
+        extract = F.interpolate(extract.transpose(1, 2), size=n, align_corners=True, mode="linear").transpose(1, 2)
+        hidden, _ = model.feature_projection(extract)
+        encoder, layers = model.encoder, []  # Wav2Vec2Encoder: positional conv, layer norm, then each layer
+        hidden = encoder.layer_norm(hidden + encoder.pos_conv_embed(hidden))
+        for layer in encoder.layers:
+            out = layer(hidden)
+            hidden = out[0] if isinstance(out, tuple) else out
+            layers.append(hidden)
+        hallo = torch.stack(layers, dim=2)[0]
+        after = resample_frames(torch.stack(model(inputs, output_hidden_states=True).hidden_states[1:], dim=2)[0], n)
+    assert ours.shape == (n, 2, 32)
+    np.testing.assert_allclose(ours, hallo.numpy(), rtol=0, atol=1e-5)
+    assert np.abs(ours - after.numpy()).max() > 1e-2  # interpolating after the encoder gives other features
