@@ -6,13 +6,13 @@ Run folder::
       run.json                  model format and configuration; a resume under another one is refused
       stage1.safetensors                 exported EMA model (config, weights, feature description)
       checkpoints/step-000500/  accelerate state (model, optimiser, EMA, RNG) for --resume
+      losses.csv                step, total loss and every term
+      loss.png                  the loss curve
 
 Resume is exact: N steps, then M resumed ones, give the bits of N + M uninterrupted steps. The batch
 order of every epoch is drawn from ``(seed, epoch)`` alone (:class:`EpochShuffle`) and a resume skips
 into its epoch (:func:`batches_from`); the global RNG, which draws the noise, timesteps and condition
 dropout, comes back with the accelerate state.
-      losses.csv                step, total loss and every term
-      loss.png                  the loss curve
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ class EpochShuffle(Sampler[int]):
 
 
 def shuffled_loader(dataset: Dataset, batch_size: int, seed: int) -> tuple[DataLoader, EpochShuffle]:
-    """Full batches in :class:`EpochShuffle` order; the loader's own generator keeps making iterators off
-    the global RNG (PyTorch draws a base seed per iterator)."""
+    """Full batches in :class:`EpochShuffle` order. The loader has its own generator: PyTorch draws a base
+    seed for every iterator, which would otherwise come from (and shift) the global RNG."""
     sampler = EpochShuffle(len(dataset), seed)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
                         generator=torch.Generator().manual_seed(seed))
