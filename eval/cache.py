@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -18,8 +19,22 @@ def cache_key(**parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+class CorruptCacheEntryWarning(UserWarning):
+    """A cache entry could not be read; it was removed and is recomputed."""
+
+
+class CorruptEntry(Exception):
+    """An entry whose arrays are not the ones it lists (a damaged zip directory can hide members)."""
+
+
 class FeatureCache:
-    """``root/<k[:2]>/<k>.npz`` files written atomically; a corrupt entry reads as a miss."""
+    """``root/<k[:2]>/<k>.npz`` files written atomically; a corrupt entry reads as a miss.
+
+    Each entry lists its arrays in a first member, ``__names__``: zip CRCs guard the arrays' bytes,
+    the list guards against a damaged directory that hides members.
+    """
+
+    NAMES = "__names__"
 
     def __init__(self, root: str | Path | None):
         self.root = Path(root) if root is not None else None
@@ -29,21 +44,30 @@ class FeatureCache:
         return self.root / key[:2] / f"{key}.npz"
 
     def get(self, key: str) -> dict[str, np.ndarray] | None:
-        if self.root is None or not self._path(key).is_file():
+        """The arrays stored under ``key``; None for a miss and for an unreadable entry (removed, with a warning)."""
+        path = self._path(key) if self.root is not None else None
+        if path is None or not path.is_file():
             return None
         try:
-            with np.load(self._path(key), allow_pickle=False) as data:
-                return {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError):
-            os.unlink(self._path(key))
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+            names = arrays.pop(self.NAMES, None)
+            if names is None or sorted(names.tolist()) != sorted(arrays):
+                raise CorruptEntry
+            return arrays
+        except Exception as exc:  # noqa: BLE001 (truncated, bit-flipped, empty: every read failure is a miss)
+            warnings.warn(f"unreadable feature-cache entries under {self.root} ({exc.__class__.__name__}) "
+                          "were removed and recomputed", CorruptCacheEntryWarning, stacklevel=2)
+            path.unlink(missing_ok=True)
             return None
 
     def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
         if self.root is None:
             return
+        assert self.NAMES not in arrays
         with atomic_path(self._path(key)) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
+                np.savez(fh, **{self.NAMES: np.array(sorted(arrays), dtype=str)}, **arrays)
 
 
 def content_key(value):

@@ -23,10 +23,11 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from diffusers.training_utils import EMAModel
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 from tqdm import tqdm
 
-from mmgt.stage1.train import LossLog, ema_state_dict, forever, latest_checkpoint, plot_losses, save_checkpoint
+from mmgt.stage1.train import (LossLog, batches_from, ema_state_dict, latest_checkpoint, plot_losses, save_checkpoint,
+                               shuffled_loader)
 
 from baselines.mm_diffusion.checkpoint import MODELS, check_run, save_weights
 from baselines.mm_diffusion.config import MMDiffusionConfig, TrainConfig
@@ -56,7 +57,7 @@ def fit(name: str, build: Callable[[], nn.Module], dataset: TensorDataset, step_
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     model = build()
-    loader = DataLoader(dataset, batch_size=min(tcfg.batch_size, len(dataset)), shuffle=True, drop_last=True)
+    loader, order = shuffled_loader(dataset, min(tcfg.batch_size, len(dataset)), tcfg.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=0.0)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
@@ -68,7 +69,7 @@ def fit(name: str, build: Callable[[], nn.Module], dataset: TensorDataset, step_
         accelerator.load_state(str(found[0]))
         start = found[1]
     log = LossLog(out / "losses.csv", keep_until=start)
-    batches = forever(loader)
+    batches = batches_from(loader, order, accelerator, start)
     model.train()
     bar = tqdm(range(start, tcfg.steps), initial=start, total=tcfg.steps, desc=f"mm-diffusion {name}", disable=not opts.progress)
     for step in bar:

@@ -8,6 +8,11 @@ Run folder::
       checkpoints/step-000500/  accelerate state (model, optimiser, EMA, RNG) for --resume
       losses.csv                step, total loss and every term
       loss.png                  the loss curve
+
+Resume is exact: N steps, then M resumed ones, give the bits of N + M uninterrupted steps. The batch
+order of every epoch is drawn from ``(seed, epoch)`` alone (:class:`EpochShuffle`) and a resume skips
+into its epoch (:func:`batches_from`); the global RNG, which draws the noise, timesteps and condition
+dropout, comes back with the accelerate state.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from adan_pytorch import Adan
 from diffusers.training_utils import EMAModel
 from torch import Tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from mmgt.errors import DataError
@@ -62,7 +68,35 @@ def training_step(model: SMGA, diffusion: GaussianDiffusion, batch: list[Tensor]
     return stage1_loss(model(x_t, t, ref, audio, keep), x0, cfg.loss)
 
 
-def forever(loader: DataLoader) -> Iterator[list[Tensor]]:
+class EpochShuffle(Sampler[int]):
+    """A new order every epoch, a permutation drawn from ``(seed, epoch)`` alone (never the global RNG)."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+        self.epoch += 1
+        return iter(order.tolist())
+
+
+def shuffled_loader(dataset: Dataset, batch_size: int, seed: int) -> tuple[DataLoader, EpochShuffle]:
+    """Full batches in :class:`EpochShuffle` order. The loader has its own generator: PyTorch draws a base
+    seed for every iterator, which would otherwise come from (and shift) the global RNG."""
+    sampler = EpochShuffle(len(dataset), seed)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
+                        generator=torch.Generator().manual_seed(seed))
+    return loader, sampler
+
+
+def batches_from(loader: DataLoader, sampler: EpochShuffle, accelerator: Accelerator, start: int) -> Iterator[list[Tensor]]:
+    """The batches of steps ``start``, ``start + 1``, ... of an accelerate-prepared :func:`shuffled_loader`,
+    exactly as a run from step 0 meets them."""
+    sampler.epoch = start // len(loader)
+    yield from accelerator.skip_first_batches(loader, start % len(loader))
     while True:
         yield from loader
 
@@ -118,7 +152,7 @@ def train(cfg: Stage1Config, opts: RunOptions = RunOptions()) -> Path:
         audio = torch.from_numpy(windows.audio).flatten(0, 1)
         model.set_audio_stats(audio.mean(0), audio.std(0))
     batch = min(cfg.train.batch_size, len(windows.poses))
-    loader = DataLoader(windows.dataset(), batch_size=batch, shuffle=True, drop_last=True)
+    loader, order = shuffled_loader(windows.dataset(), batch, cfg.train.seed)
     optimizer = Adan(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
@@ -135,7 +169,7 @@ def train(cfg: Stage1Config, opts: RunOptions = RunOptions()) -> Path:
         start = resume_from[1]
     log = LossLog(out / "losses.csv", keep_until=start)
     extra = {"audio": featurizer.describe(), "data": str(opts.data), "train_windows": len(windows.poses)}
-    batches = forever(loader)
+    batches = batches_from(loader, order, accelerator, start)
     model.train()
     bar = tqdm(range(start, cfg.train.steps), initial=start, total=cfg.train.steps, desc=f"stage1 {cfg.name}", disable=not opts.progress)
     for step in bar:

@@ -67,6 +67,18 @@ def read_meta(folder: str | Path) -> dict:
     return meta
 
 
+def load_part(cls, folder: Path):
+    """One part in float32, refusing weights whose keys or shapes differ from its config's model (diffusers
+    and transformers only warn and initialise what is missing at random)."""
+    dtype = {"dtype" if cls is CLIPVisionModelWithProjection else "torch_dtype": torch.float32}
+    part, info = cls.from_pretrained(folder, output_loading_info=True, **dtype)
+    wrong = {k: sorted(map(str, info[k])) for k in ("missing_keys", "unexpected_keys", "mismatched_keys") if info[k]}
+    if wrong or info["error_msgs"]:
+        raise DataError(folder, f"weights do not fit the model its config.json describes ({wrong or info['error_msgs']}); "
+                                "restore the folder or retrain it")
+    return part
+
+
 def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[Stage2Model, DDIMScheduler, dict]:
     """A saved model in eval mode, its scheduler (checked against its config) and its metadata."""
     folder = Path(folder)
@@ -76,12 +88,7 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[
     if scheduler_settings(scheduler) != scheduler_settings(make_scheduler(cfg.scheduler)):
         raise DataError(folder / "scheduler", "scheduler configuration differs from the model's config")
     denoiser_cls = UNetMotionModel if meta["stage"] == "video" else UNet2DConditionModel
-    f32 = {"torch_dtype": torch.float32}
-    model = Stage2Model(
-        cfg, UNet2DConditionModel.from_pretrained(folder / "reference_unet", **f32),
-        denoiser_cls.from_pretrained(folder / "denoising_unet", **f32),
-        PoseGuider.from_pretrained(folder / "pose_guider", **f32),
-        CLIPVisionModelWithProjection.from_pretrained(folder / "image_encoder", dtype=torch.float32),
-        AutoencoderKL.from_pretrained(folder / "vae", **f32),
-    )
+    classes = {"reference_unet": UNet2DConditionModel, "denoising_unet": denoiser_cls, "pose_guider": PoseGuider,
+               "image_encoder": CLIPVisionModelWithProjection, "vae": AutoencoderKL}
+    model = Stage2Model(cfg, *(load_part(cls, folder / sub) for sub, cls in classes.items()))  # PARTS' order
     return model.to(device).eval(), scheduler, meta

@@ -6,7 +6,9 @@
 
 Both: v-prediction on the shared DDIM configuration (zero terminal SNR), noise offset, min-SNR
 weighting (gamma 5, v-prediction form ``min(snr, gamma) / (snr + 1)``), condition dropout (zero
-CLIP token and no reference features). Runs are resumable; the same code scales out with
+CLIP token and no reference features). Runs resume exactly (N steps then M resumed ones give the bits
+of N + M uninterrupted steps): each step draws its batch and noise from ``(seed, process, step)``
+alone (:func:`step_randomness`), the rest comes back with the accelerate state. The same code scales out with
 ``accelerate launch --num_processes N -m mmgt.cli train stage2 ...``.
 
 Run folder (``OUT/<step>/``)::
@@ -69,6 +71,13 @@ def diffusion_loss(model: torch.nn.Module, scheduler: DDIMScheduler, batch: Batc
     snr = compute_snr(scheduler, t)
     weight = snr.clamp(max=cfg.snr_gamma) / (snr + 1)
     return (weight * ((pred.float() - target.float()) ** 2).mean(dim=(1, 2, 3, 4))).mean()
+
+
+def step_randomness(seed: int, process: int, step: int, device: torch.device) -> tuple[np.random.Generator, torch.Generator]:
+    """The batch draw (numpy) and the noise, timesteps and dropout (torch) of one training step, from
+    ``(seed, process, step)`` alone, so that a resumed run repeats an uninterrupted one."""
+    rng = np.random.default_rng([seed, process, step])
+    return rng, torch.Generator(device).manual_seed(int(rng.integers(2**63)))
 
 
 def initial_model(cfg: Stage2Config, opts: RunOptions, step: str) -> Stage2Model:
@@ -157,13 +166,12 @@ def train(cfg: Stage2Config, opts: RunOptions = RunOptions(), step: str = "image
         accelerator.load_state(str(resume_from[0]))
         start = resume_from[1]
     log = LossLog(out / "losses.csv", keep_until=start) if accelerator.is_main_process else None
-    rng = np.random.default_rng([cfg.train.seed, accelerator.process_index, start])
-    generator = torch.Generator(accelerator.device).manual_seed(cfg.train.seed * 1000 + accelerator.process_index + start)
     bar = tqdm(range(start, total), initial=start, total=total, desc=f"stage2 {cfg.name} {step}",
                disable=not opts.progress or not accelerator.is_main_process)
     model.train()
     recent: list[float] = []
     for i in bar:
+        rng, generator = step_randomness(cfg.train.seed, accelerator.process_index, i, accelerator.device)
         batch = recipe.batch(data, rng, cfg, step_cfg)
         loss = diffusion_loss(model, scheduler, batch.to(accelerator.device), cfg.train, generator)
         accelerator.backward(loss)

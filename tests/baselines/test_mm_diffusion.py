@@ -203,6 +203,27 @@ def test_training_lowers_both_losses_and_resumes(windows, tmp_path):
         load_run(run)
 
 
+def test_resumed_steps_equal_uninterrupted_steps_bit_for_bit(windows, tmp_path):
+    """Both models: 4 steps, then 2 resumed, give the bits of 6 uninterrupted steps (exported EMA weights,
+    weights, AdamW moments, EMA and RNG of the last checkpoint); 6 items in batches of 2 make 3 batches
+    an epoch, so the resume lands inside one."""
+    from tests.training_state import assert_same_state
+
+    six = Windows(windows.video[:6], windows.audio[:6], windows.high[:6])
+    sets = [f"{t}.{k}" for t in ("train", "sr_train") for k in ("batch_size=2", "log_every=1", "checkpoint_every=4")]
+
+    def trained(out, steps: int):
+        cfg = small_config(*sets, f"train.steps={steps}", f"sr_train.steps={steps}")
+        return train(cfg, RunOptions(out=str(out), progress=False), windows=six)
+
+    trained(tmp_path / "resumed", 4)
+    resumed, straight = trained(tmp_path / "resumed", 6), trained(tmp_path / "straight", 6)
+    assert_same_state(resumed, straight, files=("*.safetensors",))
+    for name in ("coupled", "sr"):
+        assert_same_state(resumed / name / "checkpoints" / "step-000006", straight / name / "checkpoints" / "step-000006")
+        assert (resumed / name / "losses.csv").read_text() == (straight / name / "losses.csv").read_text()
+
+
 def test_paper_preset_shapes():
     cfg = load_config("paper")
     m = cfg.model

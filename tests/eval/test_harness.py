@@ -17,7 +17,7 @@ from eval.harness import Evaluator
 from eval.merge import merge_shards
 from eval.protocol import PROTOCOL_VERSION
 from eval.run import evaluate, write_partial
-from mmgt.errors import DataError
+from mmgt.errors import DataError, MMGTError
 
 PIXEL = ("psnr", "ssim")
 
@@ -42,18 +42,29 @@ def test_gt_scores_ideal_and_still_scores_worse(tiny_split, method_outputs, tmp_
     assert gt["metrics"]["full"]["psnr"]["n_capped"] > 0
 
 
+def cold_shards(cfg: EvalConfig, n: int, root: Path) -> list[Path]:
+    """The ``n`` shards of ``cfg``, each computed cold (its own empty cache), as partial-state folders."""
+    shards = []
+    for i in range(n):
+        shard = replace(cfg, shard=(i, n), cache_dir=root / f"cache-{i}")
+        assert not shard.cache_dir.exists()
+        res, states, _ = evaluate(shard)
+        assert any(shard.cache_dir.rglob("*.npz"))  # computed by the shard itself
+        shards.append(write_partial(shard, states, res, root / "shards"))
+    return shards
+
+
 def test_shards_merge_to_the_single_process_result(tiny_split, method_outputs, tmp_path):
     cfg = config(method_outputs["still"], tiny_split, tmp_path)
     whole, _, _ = evaluate(cfg)
-    shards = []
-    for i in range(2):
-        res, states, _ = evaluate(replace(cfg, shard=(i, 2)))
-        shards.append(write_partial(cfg, states, res, tmp_path / f"shard{i}"))
+    shards = cold_shards(cfg, 2, tmp_path)
+    evaluated = [json.loads((s / "partial.json").read_text())["clips"]["evaluated"] for s in shards]
+    assert all(evaluated) and not set(evaluated[0]) & set(evaluated[1])  # each shard its own clips
     merged, run_dir = merge_shards(shards[::-1], tmp_path / "merged")
     for region in ("full", "face"):
         for metric in PIXEL:
             assert value(merged, region, metric) == value(whole, region, metric)
-    assert sorted(merged["clips"]["evaluated"]) == sorted(whole["clips"]["evaluated"])
+    assert sorted(merged["clips"]["evaluated"]) == sorted(whole["clips"]["evaluated"]) == sorted(sum(evaluated, []))
     assert (run_dir / "results.json").is_file() and (run_dir / "per_clip.csv").is_file()
 
 
@@ -127,15 +138,15 @@ def test_face_track_comes_from_gt_keypoints(tiny_split, method_outputs, tmp_path
 
 @pytest.fixture(scope="module")
 def fid_shards(tiny_split, method_outputs, tmp_path_factory):
-    """The still row scored on FID (real Inception weights) + PSNR, whole and as 2 shards."""
+    """The still row scored on FID (real Inception weights) + PSNR as 2 cold shards (each its own empty
+    cache), and whole, from the union of the shards' caches (so nothing is computed twice)."""
     tmp = tmp_path_factory.mktemp("fid_shards")
     cfg = EvalConfig(pred=method_outputs["still"], gt=tiny_split, metrics=("psnr", "fid"), regions=("full",),
                      cache_dir=tmp / "cache", progress=False)
-    whole, _, _ = evaluate(cfg)
-    shards = []
+    shards = cold_shards(cfg, 2, tmp)
     for i in range(2):
-        res, states, _ = evaluate(replace(cfg, shard=(i, 2)))
-        shards.append(write_partial(replace(cfg, shard=(i, 2)), states, res, tmp / "shards"))
+        shutil.copytree(tmp / f"cache-{i}", cfg.cache_dir, dirs_exist_ok=True)
+    whole, _, _ = evaluate(cfg)
     return whole, shards
 
 
@@ -186,6 +197,15 @@ def test_per_clip_csv_marks_random_init_values(tiny_split, method_outputs, tmp_p
     rows = list(csv.DictReader(open(write_run(res, states, tmp_path / "runs") / "per_clip.csv")))
     marks = {r["metric"]: r["untrained"] for r in rows}
     assert marks == {"psnr": "False", "lpips": "True"}  # LPIPS's AlexNet is random-init without weights
+
+
+@pytest.mark.parametrize("pick", [(0,), (1,), (0, 0, 1), (0, 1, 1)], ids=["only-0", "only-1", "0-twice", "1-twice"])
+def test_merge_needs_every_shard_exactly_once(fid_shards, tmp_path, pick):
+    shards = fid_shards[1]
+    chosen = [_copy(shards[i], tmp_path / f"{k}" / shards[i].name) for k, i in enumerate(pick)]
+    with pytest.raises(MMGTError, match=r"shards 0\.\.1 exactly once, got \[" + ", ".join(map(str, sorted(pick)))):
+        merge_shards(chosen, tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()
 
 
 @pytest.mark.parametrize("what", ["extractors", "protocol", "code"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -9,9 +10,10 @@ import pytest
 import torch
 
 from mmgt.errors import DataError
-from mmgt.stage1.checkpoint import load_model
+from mmgt.stage1.checkpoint import MODEL_FILE, load_model
 from mmgt.stage1.config import load_config
 from mmgt.stage1.train import RunOptions, latest_checkpoint, train
+from tests.training_state import assert_same_state
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +41,25 @@ def test_exported_model_loads_with_its_config(run):
     assert torch.any(model.audio_std != 1)  # train statistics stored with the weights
 
 
-def test_resume_continues_from_the_latest_checkpoint(run):
-    cfg, opts, _ = run
-    assert latest_checkpoint(Path(opts.out))[1] == 40
-    longer = load_config("tiny", ["train.steps=45", "train.log_every=1", "train.checkpoint_every=20"])
-    train(longer, opts)
-    losses = pd.read_csv(f"{opts.out}/losses.csv")
-    assert list(losses.step) == list(range(1, 46))  # resumed at 40, not restarted
-    assert load_model(opts.out)[2]["step"] == 45
+def test_resumed_steps_equal_uninterrupted_steps_bit_for_bit(run, tmp_path):
+    """4 steps, then 2 resumed, give the bits of 6 uninterrupted steps: the exported EMA model, the whole
+    accelerate state (weights, Adan moments, EMA, RNG) and the logged losses. 6 windows in batches of 2
+    make 3 batches an epoch, so the resume lands inside an epoch."""
+    _, opts, _ = run
+    sets = ["train.batch_size=2", "train.log_every=1", "train.checkpoint_every=4"]
+
+    def trained(out: Path, steps: int) -> Path:
+        return train(load_config("tiny", [f"train.steps={steps}", *sets]), replace(opts, out=str(out)))
+
+    trained(tmp_path / "resumed", 4)
+    assert latest_checkpoint(tmp_path / "resumed")[1] == 4
+    resumed, straight = trained(tmp_path / "resumed", 6), trained(tmp_path / "straight", 6)
+    assert load_model(resumed)[2]["step"] == 6
+    losses = pd.read_csv(resumed.parent / "losses.csv")
+    assert list(losses.step) == list(range(1, 7))  # resumed at 4, not restarted
+    assert_same_state(resumed.parent / "checkpoints" / "step-000006", straight.parent / "checkpoints" / "step-000006")
+    assert_same_state(resumed.parent, straight.parent, files=(MODEL_FILE,))
+    pd.testing.assert_frame_equal(losses, pd.read_csv(straight.parent / "losses.csv"))
 
 
 def test_missing_split_is_a_data_error(tmp_path):
@@ -55,10 +68,9 @@ def test_missing_split_is_a_data_error(tmp_path):
 
 
 def test_resume_refuses_checkpoints_of_another_run(run, tmp_path):
-    import dataclasses
     import shutil
 
-    opts = dataclasses.replace(run[1], out=str(shutil.copytree(run[1].out, tmp_path / "run")))
+    opts = replace(run[1], out=str(shutil.copytree(run[1].out, tmp_path / "run")))
     other_seed = load_config("tiny", ["train.steps=50", "train.seed=1"])
     with pytest.raises(DataError, match="holds checkpoints of another run"):
         train(other_seed, opts)

@@ -25,6 +25,22 @@ def build(cfg: Stage2Config, seed: int = 0) -> Stage2Model:
     return Stage2Model.build(cfg).eval()
 
 
+def activate(model: Stage2Model, seed: int = 0) -> Stage2Model:
+    """``model`` with trained-like PoseGuider and MM-HAA adapters: the zero-init outputs (``conv_out``, every
+    adapter) random, and the guider's inner convs He-initialised (at PyTorch's default init their output
+    barely depends on the pose), so the poses and the audio change the frames (untrained, they change nothing)."""
+    g = torch.Generator().manual_seed(seed)
+    blocks = getattr(getattr(model, "audio", None), "blocks", {})
+    with torch.no_grad():
+        for conv in [model.pose_guider.conv_out] + [c for b in blocks.values() for c in b.adapters]:
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * 0.3)
+        for conv in model.pose_guider.blocks:
+            if isinstance(conv, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(conv.weight, generator=g)
+                conv.bias.zero_()
+    return model
+
+
 @pytest.fixture(scope="session")
 def trained(small_cfg: Stage2Config, tiny_split: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A VAE, an image-step and a video-step model, each trained for a couple of steps on the tiny split."""

@@ -22,7 +22,7 @@ from mmgt.stage2.mmgt_model import MMGTModel, save_mmgt
 from mmgt.stage2.model import make_scheduler
 from mmgt.video_io import probe, read_audio, write_audio
 
-from .conftest import build
+from .conftest import activate, build
 from .test_mm_haa import TINY_AUDIO
 
 
@@ -34,7 +34,7 @@ def models(small_cfg, tmp_path_factory):
     stage1 = save_model(out / "stage1.safetensors", cfg, SMGA(cfg.model).state_dict(), step=0)
     model = build(small_cfg)
     model.add_motion()
-    stage2 = save_mmgt(out / "mmgt", MMGTModel.from_backbone(model, TINY_AUDIO), make_scheduler(small_cfg.scheduler), 0)
+    stage2 = save_mmgt(out / "mmgt", activate(MMGTModel.from_backbone(model, TINY_AUDIO)), make_scheduler(small_cfg.scheduler), 0)
     return {"pose_checkpoint": stage1, "checkpoint": stage2}
 
 

@@ -17,8 +17,8 @@ from mmgt.stage2.audio_attention import branch_masks, load_audio_config
 from mmgt.stage2.mmgt_model import MMGTModel, save_mmgt
 from mmgt.stage2.model import make_scheduler
 
-from .conftest import build
-from .test_mm_haa import TINY_AUDIO, moving_pose
+from .conftest import activate, build
+from .test_mm_haa import TINY_AUDIO, figure_pose, moving_pose
 
 
 def conditions(n: int = 4, size: int = 64) -> Conditions:
@@ -31,7 +31,7 @@ def conditions(n: int = 4, size: int = 64) -> Conditions:
 def folders(small_cfg, tmp_path_factory):
     out = tmp_path_factory.mktemp("mmgt_methods")
     scheduler = make_scheduler(small_cfg.scheduler)
-    return {name: save_mmgt(out / name, MMGTModel.from_backbone(build(small_cfg), cfg), scheduler, 0)
+    return {name: save_mmgt(out / name, activate(MMGTModel.from_backbone(build(small_cfg), cfg)), scheduler, 0)
             for name, cfg in (("mmgt", TINY_AUDIO), ("hallo", replace(TINY_AUDIO, placement="all", masks="reference")))}
 
 
@@ -50,6 +50,22 @@ def test_mmgt_renders_one_frame_per_pose_with_masks_from_the_poses(folders, monk
     assert frames.shape == (4, 64, 64, 3) and frames.dtype == np.uint8
     np.testing.assert_array_equal(seen["masks"], branch_masks(moving_pose(4), cond.size, "motion"))
     assert video.provenance()["checkpoint_sha256"]
+
+
+def test_mmgt_frames_follow_the_speech_inside_the_masks_and_the_poses(folders, monkeypatch):
+    """Trained-like adapters and PoseGuider: another speech or another pose sequence changes the frames;
+    with every branch mask zero the speech changes nothing."""
+    video = MMGTVideo(MethodConfig(checkpoint=folders["mmgt"], reuse_memory=False))
+    poses = figure_pose(4)
+    cond = conditions()
+    other = replace(cond, audio=np.random.default_rng(1).normal(size=cond.audio.shape).astype(np.float32) * 0.1)
+    frames = video.render(cond, poses)
+    assert np.abs(frames.astype(int) - video.render(other, poses).astype(int)).mean() > 0.5
+    mirrored = poses.copy()
+    mirrored[..., 0] = 63 - mirrored[..., 0]
+    assert np.abs(frames.astype(int) - video.render(cond, mirrored).astype(int)).mean() > 0.5
+    monkeypatch.setattr(video, "masks", lambda c, p: np.zeros_like(branch_masks(p, c.size)))
+    np.testing.assert_array_equal(video.render(cond, poses), video.render(other, poses))
 
 
 def test_a_variant_refuses_a_checkpoint_trained_with_other_switches(folders):

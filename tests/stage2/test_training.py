@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,8 @@ from mmgt.stage2.data import Batch, encode_split, sample_batch
 from mmgt.stage2.model import make_scheduler, scheduler_settings
 from mmgt.stage2.pipeline import Stage2Pipeline
 from mmgt.stage2.train import RunOptions, diffusion_loss, train, trainable
+
+from tests.training_state import assert_same_state
 
 from .conftest import build
 
@@ -71,8 +75,6 @@ def test_training_and_inference_share_one_scheduler_configuration(small_cfg, tra
 
 
 def test_a_checkpoint_with_another_scheduler_is_refused(trained, tmp_path):
-    import shutil
-
     folder = tmp_path / "model"
     shutil.copytree(trained["image"], folder)
     path = folder / "scheduler" / "scheduler_config.json"
@@ -81,15 +83,23 @@ def test_a_checkpoint_with_another_scheduler_is_refused(trained, tmp_path):
         load_model(folder)
 
 
-def test_runs_resume_log_and_plot(small_cfg, trained, tiny_split):
-    image = trained["run"] / "image"
+def test_resumed_steps_equal_uninterrupted_steps_bit_for_bit(small_cfg, trained, tiny_split, tmp_path):
+    """The fixture's 2 video steps resumed for 1 more (in a copy) give the bits of 3 uninterrupted steps:
+    the model and the whole accelerate state (weights, AdamW moments, RNG). (The logged loss is a mean
+    since the previous row, so a row right after a resume may cover fewer steps: docs/STAGE2.md.)"""
+    run = Path(shutil.copytree(trained["run"], tmp_path / "resumed"))
+    image = run / "image"
     assert (image / "loss.png").is_file() and (image / "checkpoints" / "step-000002").is_dir()
-    opts = RunOptions(data=str(tiny_split), out=str(trained["run"]), vae=str(trained["vae"]), steps=3, progress=False,
-                      cache_dir=str(trained["run"] / "cache"))
-    train(small_cfg, opts, "video")  # resumes from step 2: one more step
-    assert json.loads((trained["run"] / "video" / "model" / "stage2.json").read_text())["step"] == 3
-    rows = (trained["run"] / "video" / "losses.csv").read_text().splitlines()
+    common = {"data": str(tiny_split), "vae": str(run / "vae"), "init": str(image / "model"), "steps": 3,
+              "progress": False, "cache_dir": str(run / "cache")}
+    train(small_cfg, RunOptions(out=str(run), **common), "video")  # resumes from step 2: one more step
+    assert json.loads((run / "video" / "model" / "stage2.json").read_text())["step"] == 3
+    rows = (run / "video" / "losses.csv").read_text().splitlines()
     assert rows[0] == "step,loss" and [r.split(",")[0] for r in rows[1:]] == ["2", "3"]
+    straight = tmp_path / "straight"
+    train(small_cfg, RunOptions(out=str(straight), **common), "video")
+    for folder in ("model", "checkpoints/step-000003"):
+        assert_same_state(run / "video" / folder, straight / "video" / folder)
     vae_metrics = json.loads((trained["vae"] / "metrics.json").read_text())
     assert vae_metrics["psnr_test"] > 0 and vae_metrics["scaling_factor"] > 0
 
