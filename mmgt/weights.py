@@ -66,6 +66,7 @@ def _hf(name: str, repo: str, licence: str, used_by: tuple[str, ...], patterns: 
 
 VGG_LIPSYNC = "http://www.robots.ox.ac.uk/~vgg/software/lipsync/data"
 DWPOSE = "https://huggingface.co/yzd-v/DWPose/resolve/main"
+INSIGHTFACE_BUFFALO_L = "https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip"
 TRANSFORMERS_FILES = ("*.json", "pytorch_model.bin", "model.safetensors", "*.txt")
 TRANSFORMERS_REQUIRED = ("config.json", "preprocessor_config.json", "model.safetensors|pytorch_model.bin")
 DIFFUSERS_MODEL_FILES = ("config.json", "diffusion_pytorch_model.safetensors")
@@ -83,6 +84,9 @@ ENTRIES: tuple[WeightsEntry, ...] = (
           ("sync face detection",)),
     _file("dwpose-detector", f"{DWPOSE}/yolox_l.onnx", "Apache-2.0 (DWPose / YOLOX)", ("pose",)),
     _file("dwpose-pose", f"{DWPOSE}/dw-ll_ucoco_384.onnx", "Apache-2.0 (DWPose)", ("pose",)),
+    WeightsEntry("arcface-w600k-r50", "w600k_r50.onnx", INSIGHTFACE_BUFFALO_L,
+                 "4c06341c33c2ca1f86781dab0e829f88ad5b64be9fba56e56bc9ebdefc619e43", None,
+                 "non-commercial research only (insightface model zoo)", ("csim",)),  # a member of buffalo_l.zip
     _hf("wavlm-large", "microsoft/wavlm-large", "see model card (microsoft/unilm)", ("stage1 audio features",),
         TRANSFORMERS_FILES, TRANSFORMERS_REQUIRED),
     _hf("wav2vec2-base-960h", "facebook/wav2vec2-base-960h", "Apache-2.0", ("stage2 audio features",),
