@@ -142,6 +142,10 @@ class ArcFaceIdentity(FaceIdentity):
         super().__init__(weights, source, "dlib HOG face, 68-point shape -> 5 points, similarity-aligned 112x112 "
                                           "RGB (bilinear), (x - 127.5) / 127.5, NCHW")
         self.session = session
+        self.model_files = {SHAPE68: sha256_file(models_dir() / SHAPE68)}  # the alignment's landmarks
+
+    def provenance(self) -> dict:
+        return super().provenance() | {"model_files": dict(self.model_files)}
 
     @classmethod
     def load(cls, store: WeightsStore | None = None, **_: object) -> Self:

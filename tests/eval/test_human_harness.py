@@ -83,3 +83,34 @@ def test_hands_and_identity_of_gt_and_a_still_picture(tiny_split, method_outputs
     assert s["hkc_mp_gt"] == g["hkc_mp_gt"] and s["csim_dlib_gt"] == g["csim_dlib_gt"]
     assert set(gt["extractors"]) == {"holistic", "dlib-resnet"}
     assert gt["metrics"]["human"]["csim_dlib"]["extractor"] == "dlib-resnet"
+
+
+def test_hkc_runs_on_the_dwpose_extractor_of_the_run(tiny_split, method_outputs, cache):
+    """The DWPose variant through the harness, its ONNX models replaced by a pose model of known scores."""
+    from eval.extractors.dwpose_hands import DWPoseExtractor
+    from eval.harness import Evaluator
+    from mmgt import keypoints as K
+    from mmgt.pose import PoseExtractor
+
+    class KnownScores(PoseExtractor):
+        name = "dwpose"
+        files: dict = {}
+
+        def extract(self, frames):
+            kp = np.zeros((len(frames), K.NUM_JOINTS, 3), np.float32)
+            kp[..., 0] = frames[..., 0].mean(axis=(1, 2))[:, None]  # moves with the picture's red level
+            kp[..., 2] = 0.75
+            return kp
+
+        def provenance(self):
+            return {}
+
+    cfg = config(method_outputs["gt"], tiny_split, cache, metrics=("hkc",))
+    ev = Evaluator(cfg)
+    ev.extractors._built["dwpose"] = DWPoseExtractor(KnownScores(), {"dwpose-detector": "a", "dwpose-pose": "b"})
+    results = evaluate(cfg, ev)[0]
+    values = human(results)
+    assert values["hkc"] == pytest.approx(0.75) and values["hkc_gt"] == pytest.approx(0.75)
+    assert values["hkv"] == values["hkv_gt"] >= 0
+    assert results["metrics"]["human"]["hkc"]["extractor"] == "dwpose"
+    assert results["extractors"]["dwpose"]["model_files"] == {"dwpose-detector": "a", "dwpose-pose": "b"}

@@ -239,3 +239,36 @@ def test_dlib_descriptor_is_the_packages_own_and_another_speaker_scores_lower(ti
     m.update("other-speaker", emb[0], emb_other, emb)
     out = m.compute()
     assert out["csim_dlib"] < out["csim_dlib_gt"]
+
+
+def test_arcface_aligns_to_the_template_and_feeds_the_session_its_normalised_crop(tiny_split):
+    from eval.extractors.face_identity import ARCFACE_SIZE, ARCFACE_TEMPLATE, ArcFaceIdentity, aligned_crop
+    from mmgt.data.layout import Split
+
+    frame = Split(tiny_split).clips("test")[0].frames()[0]
+    np.testing.assert_allclose(aligned_crop(frame, ARCFACE_TEMPLATE), frame[:ARCFACE_SIZE, :ARCFACE_SIZE], atol=1e-3)
+    moved = aligned_crop(frame, ARCFACE_TEMPLATE + (10.0, 20.0))  # the face 10 px right, 20 px down
+    np.testing.assert_allclose(moved, frame[20 : 20 + ARCFACE_SIZE, 10 : 10 + ARCFACE_SIZE], atol=1e-3)
+
+    class Input:
+        name = "input.1"
+
+    class Session:  # onnxruntime-shaped: a fixed projection of the input to 512-d
+        def __init__(self):
+            self.seen = []
+
+        def get_inputs(self):
+            return [Input()]
+
+        def run(self, names, feeds):
+            x = feeds["input.1"]
+            self.seen.append(x)
+            return [x.reshape(1, -1)[:, :512] * 2.0]
+
+    session = Session()
+    arcface = ArcFaceIdentity(session, "sha", "test")
+    emb = arcface.embeddings(frame[None])
+    (x,) = session.seen
+    assert x.shape == (1, 3, ARCFACE_SIZE, ARCFACE_SIZE) and x.dtype == np.float32 and -1 <= x.min() < x.max() <= 1
+    np.testing.assert_allclose(emb[0], x.reshape(-1)[:512] * 2.0)
+    assert arcface.provenance()["extractor"] == "arcface" and len(arcface.provenance()["model_files"]) == 1
