@@ -126,8 +126,9 @@ class ExtractorSet:
         with self.timed("dwpose"):
             return extractor.keypoints(frames)
 
-    def face_embeddings(self, name: str, frames: np.ndarray) -> np.ndarray:
-        """Per-frame face-identity embeddings (``dlib-resnet`` or ``arcface``), NaN where no face is found."""
+    def face_embeddings(self, metric: str, frames: np.ndarray) -> np.ndarray:
+        """Per-frame face-identity embeddings for ``csim`` (ArcFace) or ``csim_dlib``, NaN where no face is found."""
+        name = METRIC_EXTRACTOR[metric]
         extractor = self.get(name)
         with self.timed(name):
             return extractor.embeddings(frames)

@@ -268,10 +268,10 @@ class Evaluator:
         for side, frames in (("pred", p_frames), ("gt", g_frames)):
             if self._needs("hkc"):
                 out[f"hands/dwpose/{side}"] = self._per_video("hands", "hkc", frames, shas[side], self.extractors.hand_keypoints)
-            for name, extractor in human.IDENTITY_EXTRACTOR.items():
+            for name in human.IDENTITY_METRICS:
                 if self._needs(name):
                     out[f"identity/{name}/{side}"] = self._per_video(
-                        "identity", name, frames, shas[side], lambda f, e=extractor: self.extractors.face_embeddings(e, f),
+                        "identity", name, frames, shas[side], lambda f, m=name: self.extractors.face_embeddings(m, f),
                         self.protocol.identity_stride)
         for detector, names in LANDMARK_DETECTORS.items():
             if self._needs(*names):

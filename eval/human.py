@@ -22,7 +22,7 @@ from eval.metrics.hands import hands_from_holistic, hands_from_keypoints
 from mmgt.video_io import SAMPLE_RATE
 
 MOTION_METRICS = ("jitter", "beat_align")
-IDENTITY_EXTRACTOR = {"csim_dlib": "dlib-resnet", "csim": "arcface"}
+IDENTITY_METRICS = ("csim_dlib", "csim")
 
 
 def onsets_contribution(audio: np.ndarray, n_frames: int) -> dict[str, np.ndarray]:
@@ -39,6 +39,6 @@ def fold(metric: Metric, name: str, c: dict[str, np.ndarray], clip_id: str) -> N
         metric.update(clip_id, *(hands_from_holistic(c[f"landmarks/holistic/{s}"]) for s in ("pred", "gt")))
     elif name == "hkc":
         metric.update(clip_id, *(hands_from_keypoints(c[f"hands/dwpose/{s}"]) for s in ("pred", "gt")))
-    elif name in IDENTITY_EXTRACTOR:
+    elif name in IDENTITY_METRICS:
         gt = c[f"identity/{name}/gt"]
         metric.update(clip_id, gt[0], c[f"identity/{name}/pred"], gt)

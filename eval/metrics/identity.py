@@ -20,7 +20,7 @@ import numpy as np
 from eval.metrics.base import Direction
 from eval.metrics.landmarks import ClipRowsMetric
 
-VARIANTS = {"csim": "csim", "csim_dlib": "csim_dlib"}  # metric name -> output name
+VARIANTS = ("csim", "csim_dlib")  # metric names, also their outputs' names
 SIDES = ("pred", "gt")
 
 
@@ -41,7 +41,7 @@ class CSIMMetric(ClipRowsMetric):
         if name not in VARIANTS:
             raise ValueError(f"unknown CSIM variant {name!r}; choose from {', '.join(VARIANTS)}")
         super().__init__(name)
-        self.output = VARIANTS[name]
+        self.output = name
 
     @property
     def directions(self) -> dict[str, Direction]:

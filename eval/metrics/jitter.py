@@ -21,7 +21,7 @@ from eval.metrics.base import Direction
 from eval.metrics.landmarks import ClipRowsMetric
 from mmgt import keypoints as K
 
-SHOULDERS = (2, 5)  # r_shoulder, l_shoulder in the 134 layout
+SHOULDERS = (K.BODY_NAMES.index("r_shoulder"), K.BODY_NAMES.index("l_shoulder"))
 PARTS = {"body": K.UPPER_BODY, "hand": K.HANDS}
 SIDES = ("pred", "gt")
 
