@@ -6,9 +6,9 @@ one pose model finds in each video, prediction and GT alike:
 * HKC = the mean score of all 2x21 hand points over all frames. A hand the model does not find scores
   0 in that frame (every frame counts; none is dropped), so a video whose hands vanish scores lower.
 * HKV = per hand point, the variance over time of its position (``var(x) + var(y)``, positions divided
-  by the frame side, so in frame-side² units) over the frames where its score exceeds ``threshold``
-  (points seen in fewer than 2 frames are skipped); the clip's value is the mean over its points.
-  Higher means more hand motion.
+  by the frame side, so in frame-side² units) over the frames where its score exceeds ``threshold``;
+  a point seen in fewer than 2 frames has no measured motion and counts 0 (counted as unseen); the
+  clip's value is the mean over all 42 points. Higher means more hand motion.
 
 Two variants, never mixed (each its own metric and its own outputs):
 
@@ -18,7 +18,7 @@ Two variants, never mixed (each its own metric and its own outputs):
   track 0, so ``hkc_mp`` is the share of (frame, hand) slots with a tracked hand.
 
 HKC is pooled over all points of all clips (every frame weighs the same), HKV is the mean over
-clips with a scored point; both are reported for the prediction and for GT (``*_gt``).
+clips; both are reported for the prediction and for GT (``*_gt``).
 """
 
 from __future__ import annotations
@@ -50,19 +50,23 @@ def hands_from_holistic(points: np.ndarray) -> np.ndarray:
 
 
 def hand_variance(hands: np.ndarray, size: int, threshold: float) -> tuple[float, int]:
-    """Mean over hand points seen in at least 2 frames of ``var(x) + var(y)`` (frame-side units), and their count."""
-    values = []
+    """Mean over the hand points of ``var(x) + var(y)`` (frame-side units; 0 for a point seen in fewer than
+    2 frames), and the count of such unseen points."""
+    values, unseen = [], 0
     for j in range(hands.shape[1]):
         seen = hands[:, j, 2] > threshold
         if seen.sum() >= MIN_SEEN_FRAMES:
             values.append(float((hands[seen, j, :2] / size).var(axis=0).sum()))
-    return (math.fsum(values) / len(values) if values else math.nan), len(values)
+        else:
+            values.append(0.0)
+            unseen += 1
+    return math.fsum(values) / len(values), unseen
 
 
 class HandKeypointMetric(ClipRowsMetric):
     """``update(clip_id, pred, gt)`` with both sides' ``(T, 42, 3)`` hand points; ``name`` picks the variant."""
 
-    columns = tuple(f"{c}_{side}" for side in SIDES for c in ("conf_sum", "n_points", "hkv", "n_hkv_points")) + (
+    columns = tuple(f"{c}_{side}" for side in SIDES for c in ("conf_sum", "n_points", "hkv", "n_unseen_points")) + (
         "n_frames", "n_no_hands_pred", "n_no_hands_gt")
 
     def __init__(self, name: str = "hkc", size: int = 256, threshold: float = K.SCORE_THRESHOLD) -> None:
@@ -79,10 +83,10 @@ class HandKeypointMetric(ClipRowsMetric):
         return {self.output(s, side): ("higher" if side == "pred" else "none") for side in SIDES for s in ("hkc", "hkv")}
 
     def side_stats(self, hands: np.ndarray, side: str) -> dict[str, float]:
-        hkv, n_hkv = hand_variance(hands, self.size, self.threshold)
+        hkv, unseen = hand_variance(hands, self.size, self.threshold)
         no_hands = ~(hands[..., 2] > self.threshold).any(axis=1)
         return {f"conf_sum_{side}": math.fsum(hands[..., 2].ravel()), f"n_points_{side}": hands[..., 2].size,
-                f"hkv_{side}": hkv, f"n_hkv_points_{side}": n_hkv, f"n_no_hands_{side}": no_hands.sum()}
+                f"hkv_{side}": hkv, f"n_unseen_points_{side}": unseen, f"n_no_hands_{side}": no_hands.sum()}
 
     def update(self, clip_id: str, pred: np.ndarray, gt: np.ndarray) -> None:
         self.add_row(clip_id, n_frames=len(gt), **self.side_stats(pred, "pred"), **self.side_stats(gt, "gt"))
@@ -100,6 +104,6 @@ class HandKeypointMetric(ClipRowsMetric):
         for side in SIDES:
             sums, counts = self.column(f"conf_sum_{side}"), self.column(f"n_points_{side}")
             out[self.output("hkc", side)] = math.fsum(sums.values()) / math.fsum(counts.values())
-            values = [v for v in self.column(f"hkv_{side}").values() if math.isfinite(v)]
-            out[self.output("hkv", side)] = math.fsum(values) / len(values) if values else math.nan
+            values = list(self.column(f"hkv_{side}").values())
+            out[self.output("hkv", side)] = math.fsum(values) / len(values)
         return out

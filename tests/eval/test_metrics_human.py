@@ -151,6 +151,7 @@ def test_hkc_hkv_match_the_definition_and_unseen_hands_score_zero():
     kp[:, list(K.HANDS), :2] += rng.normal(0, 6.0, (T, len(K.HANDS), 2))
     kp[:, list(K.HANDS), 2] = rng.uniform(0.2, 1.0, (T, len(K.HANDS)))
     kp[:20, list(K.RIGHT_HAND), 2] = 0.0  # the right hand unseen for 20 frames
+    kp[1:, K.LEFT_HAND[3], 2] = 0.1  # one point seen in 1 frame only: no measured motion, counts 0
     hands = hands_from_keypoints(kp)
     m = metrics.create("hkc", size=256)
     m.update("a", hands, hands)
@@ -161,8 +162,9 @@ def test_hkc_hkv_match_the_definition_and_unseen_hands_score_zero():
     for j in K.HANDS:
         seen = [t for t in range(T) if kp[t, j, 2] > K.SCORE_THRESHOLD]
         xs, ys = [kp[t, j, 0] / 256 for t in seen], [kp[t, j, 1] / 256 for t in seen]
-        variances.append(np.var(xs) + np.var(ys))
-    assert out["hkv"] == pytest.approx(sum(variances) / len(variances), rel=1e-10)
+        variances.append(np.var(xs) + np.var(ys) if len(seen) >= 2 else 0.0)
+    assert len(variances) == 42 and out["hkv"] == pytest.approx(sum(variances) / 42, rel=1e-10)
+    assert m.diagnostics()["n_unseen_points_pred"] == 1
 
 
 def test_frozen_hands_lower_hkv_and_lost_holistic_hands_lower_hkc_mp():
@@ -180,7 +182,9 @@ def test_frozen_hands_lower_hkv_and_lost_holistic_hands_lower_hkc_mp():
     hkv, hkc = m.clip_values()["hkv_mp"], m.clip_values()["hkc_mp"]
     assert hkv["frozen"] == pytest.approx(0.0, abs=1e-20) and m.clip_values()["hkv_mp_gt"]["frozen"] > 1e-4
     assert hkc["frozen"] == 1.0 and hkc["lost"] == pytest.approx(1 - 0.5 * 0.5)
-    assert m.diagnostics()["n_no_hands_pred"] == 0
+    m.update("gone", hands_from_holistic(np.full((T, 75, 3), np.nan)), hands_from_holistic(holistic))
+    assert m.clip_values()["hkv_mp"]["gone"] == 0.0 and m.clip_values()["hkc_mp"]["gone"] == 0.0
+    assert m.diagnostics()["n_unseen_points_pred"] == 42 and m.diagnostics()["n_no_hands_pred"] == T  # frozen, lost: 0
 
 
 def test_hand_metrics_merge_exactly_and_variants_stay_apart():
