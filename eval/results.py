@@ -12,7 +12,8 @@
                 "aspect_changed": [side, ...] (only when a side is not square)}}},
       "complete": bool (no missing or failed clip),
       "metrics": {region: {metric: {"value", "n", "direction", "extractor", "weights", "untrained"}}},
-          (region "landmarks": this project's MediaPipe metrics, with their frame and detection counts)
+          (region "landmarks": this project's MediaPipe metrics, with their frame and detection counts;
+           region "human": HKC/HKV, CSIM, beat alignment and jitter, with GT's own values as "*_gt")
       "warnings": [line, ...] (extra predictions not scored, aspect-ratio changes),
       "untrained_extractors": bool,
       "extractors": {name: {"extractor", "weights", "untrained", "source", "preprocessing", "layout"}},
