@@ -18,7 +18,7 @@ from typing import Optional
 
 import typer
 
-from eval.config import ALL_METRICS, EvalConfig
+from eval.config import ALL_METRICS, DEFAULT_METRICS, EvalConfig
 from eval.preflight import check_options, check_paths, check_writable_folder, parse_shard
 from eval.protocol import FVD_PROTOCOLS, Protocol
 from mmgt.cli.common import EXIT_INCOMPLETE, on_interrupt, run_cli
@@ -79,7 +79,8 @@ def main_command(
     gt: Optional[Path] = typer.Option(None, help="Ground truth: a split root (its test clips) or a folder like --pred."),
     audio: Optional[Path] = typer.Option(None, help="Driving audio per clip (<id>.wav); default: GT's audio.wav."),
     pred_keypoints: Optional[Path] = typer.Option(None, help="Keypoints the method wrote (<id>.npy) for FGD; default: PRED/<id>/keypoints.npy."),
-    metrics: str = typer.Option(",".join(ALL_METRICS), help="Comma-separated metric families (div comes with fgd)."),
+    metrics: str = typer.Option(",".join(DEFAULT_METRICS), help="Comma-separated metric families (div comes with fgd; "
+                                "hkc and csim need DWPose / ArcFace weights and run only when named)."),
     regions: str = typer.Option(",".join(DEFAULTS.regions), help="Comma-separated regions: full, face."),
     split: str = typer.Option(DEFAULTS.split, help="Which split of a split root to score."),
     out: Path = typer.Option(Path("results/eval"), help="Results root; each run makes a new directory inside "
@@ -176,7 +177,7 @@ def check(
     pred_keypoints: Optional[Path] = typer.Option(None, help="Keypoints the method wrote (<id>.npy)."),
     trim: str = typer.Option("none", help="Frame-count policy when pred and GT differ: none (problem) or min."),
     fps_resample: bool = typer.Option(False, help="Accept predictions at another frame rate (retimed as a run would)."),
-    metrics: str = typer.Option(",".join(ALL_METRICS), help="The metrics of the run to check for (lip sync reads the audio)."),
+    metrics: str = typer.Option(",".join(DEFAULT_METRICS), help="The metrics of the run to check for (lip sync reads the audio)."),
 ) -> None:
     """Integrity pass, reading every file as a full run does: missing clips, videos (decodable, fps, frame
     counts), keypoints (shape, frames, finite) and audio. Exit 3 on problems."""

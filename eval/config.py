@@ -13,7 +13,11 @@ from eval.protocol import Protocol
 FRAME_METRICS = ("psnr", "ssim", "lpips")
 VIDEO_METRICS = ("fid", "fvd", "kvd")
 LANDMARK_METRICS = ("mouth_lmd", "lip_audio", "pose_error")  # this project's additions (MediaPipe landmarks)
-ALL_METRICS = FRAME_METRICS + VIDEO_METRICS + ("sync", "fgd") + LANDMARK_METRICS
+# what half-body papers report since 2024 (docs/PROTOCOL.md): offline variants, then those needing downloaded weights
+HUMAN_METRICS = ("jitter", "beat_align", "hkc_mp", "csim_dlib")
+HUMAN_WEIGHTS_METRICS = ("hkc", "csim")  # DWPose / ArcFace ONNX: no random init, so only on request (--metrics)
+ALL_METRICS = FRAME_METRICS + VIDEO_METRICS + ("sync", "fgd") + LANDMARK_METRICS + HUMAN_METRICS + HUMAN_WEIGHTS_METRICS
+DEFAULT_METRICS = tuple(m for m in ALL_METRICS if m not in HUMAN_WEIGHTS_METRICS)
 
 
 @dataclass
@@ -24,7 +28,7 @@ class EvalConfig:
     gt: Path
     audio: Path | None = None  # folder of <id>.wav or <id>/audio.wav; default: GT's audio, else pred's
     pred_keypoints: Path | None = None  # folder of <id>.npy / <id>/keypoints.npy written by the method
-    metrics: tuple[str, ...] = ALL_METRICS
+    metrics: tuple[str, ...] = DEFAULT_METRICS
     regions: tuple[str, ...] = ("full", "face")
     protocol: Protocol = field(default_factory=Protocol)
     split: str = "test"

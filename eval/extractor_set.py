@@ -24,6 +24,7 @@ METRIC_EXTRACTOR = {
     "fid": "inception", "fvd": "i3d", "kvd": "i3d", "lpips": "lpips-alex", "sync": "syncnet",
     "fgd": "gesture", "div": "gesture", "psnr": None, "ssim": None,
     "mouth_lmd": "facemesh", "lip_audio": "facemesh", "pose_error": "holistic",
+    "jitter": None, "beat_align": None, "hkc_mp": "holistic", "hkc": "dwpose", "csim_dlib": "dlib-resnet", "csim": "arcface",
 }
 
 
@@ -134,6 +135,19 @@ class ExtractorSet:
         with self.timed(name):
             return extractor.landmarks(frames)
 
+    def hand_keypoints(self, frames: np.ndarray) -> np.ndarray:
+        """DWPose keypoints of one video's frames (HKC/HKV; weights from the run's weights dir)."""
+        extractor = self.get("dwpose")
+        with self.timed("dwpose"):
+            return extractor.keypoints(frames)
+
+    def face_embeddings(self, metric: str, frames: np.ndarray) -> np.ndarray:
+        """Per-frame face-identity embeddings for ``csim`` (ArcFace) or ``csim_dlib``, NaN where no face is found."""
+        name = METRIC_EXTRACTOR[metric]
+        extractor = self.get(name)
+        with self.timed(name):
+            return extractor.embeddings(frames)
+
     def pose(self, name: str):
         """A pose extractor from mmgt.pose (for FGD keypoints of predictions that wrote none)."""
         key = f"pose:{name}"
@@ -182,6 +196,12 @@ class ExtractorSet:
             return M.create(name, motion_floor=protocol.lip_motion_floor)
         if name == "pose_error":
             return M.create(name, pck=protocol.pck_threshold, visibility=protocol.pose_visibility)
+        if name == "jitter":
+            return M.create(name, threshold=protocol.score_threshold)
+        if name == "beat_align":
+            return M.create(name, sigma=protocol.beat_sigma, smooth=protocol.beat_smooth, threshold=protocol.score_threshold)
+        if name in ("hkc", "hkc_mp"):
+            return M.create(name, size=protocol.size, threshold=protocol.score_threshold)
         return M.create(name)
 
 

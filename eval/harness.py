@@ -21,8 +21,10 @@ from tqdm import tqdm
 
 import eval.metrics as M
 from eval import fvd_protocols
+from eval import human
 from eval.cache import FeatureCache, MemoizedCalls, cache_key
-from eval.config import ALL_METRICS, FRAME_METRICS, LANDMARK_METRICS, VIDEO_METRICS, EvalConfig
+from eval.config import (ALL_METRICS, FRAME_METRICS, HUMAN_METRICS, HUMAN_WEIGHTS_METRICS, LANDMARK_METRICS,
+                         VIDEO_METRICS, EvalConfig)
 from eval.extractor_set import ExtractorSet
 from eval.inputs import ClipInputs, PairFiles, read_pair, resize_note
 from eval.pairing import ClipFiles, Pairing, discover, pair
@@ -36,7 +38,8 @@ from mmgt.lip_audio import audio_envelope
 from mmgt.video_io import SAMPLE_RATE, probe
 from mmgt.weights import sha256_file as file_sha256
 
-LANDMARK_DETECTORS = {"facemesh": ("mouth_lmd", "lip_audio"), "holistic": ("pose_error",)}
+LANDMARK_DETECTORS = {"facemesh": ("mouth_lmd", "lip_audio"), "holistic": ("pose_error", "hkc_mp")}
+AUDIO_METRICS = ("sync", "lip_audio", "beat_align")  # the metrics that read the clip's audio
 
 
 @dataclass
@@ -130,7 +133,7 @@ class Evaluator:
         return {
             "gt_video": file_sha256(gt.video), "gt_keypoints": gt.keypoints and file_sha256(gt.keypoints),
             "pred_video": file_sha256(pred.video), "pred_keypoints": kp and file_sha256(kp),
-            "audio": file_sha256(self._audio_path(pred, gt)) if self._needs("sync", "lip_audio") else None,
+            "audio": file_sha256(self._audio_path(pred, gt)) if self._needs(*AUDIO_METRICS) else None,
         }
 
     def clip_key(self, hashes: dict[str, str | None]) -> str:
@@ -167,7 +170,7 @@ class Evaluator:
         before = len(problems) if problems is not None else 0
         paths: dict[str, Path | None] = {}
         for name, resolve in (("keypoints", lambda: self._pred_keypoints_path(pred)),
-                              ("audio", lambda: self._audio_path(pred, gt) if self._needs("sync", "lip_audio") else None)):
+                              ("audio", lambda: self._audio_path(pred, gt) if self._needs(*AUDIO_METRICS) else None)):
             try:
                 paths[name] = resolve()
             except DataError as err:
@@ -271,6 +274,23 @@ class Evaluator:
             self.cache.put(key, cached)
         return cached["keypoints"]
 
+    def motion_keypoints(self, inputs: ClipInputs, shas: dict[str, str]) -> np.ndarray:
+        """``(2, T, 134, 3)`` pred and GT keypoints from the run's source (:meth:`gesture_source`): FGD, jitter, BA."""
+        if self.gesture_keypoints == "files":
+            return np.stack([inputs.pred_keypoints, inputs.gt_keypoints])
+        frames = {"pred": inputs.pred_frames, "gt": inputs.gt_frames}
+        return np.stack([self._extracted_pose(frames[side], shas[side]) for side in ("pred", "gt")])
+
+    def _per_video(self, kind: str, metric: str, frames: np.ndarray, video_sha: str, compute, stride: int = 1) -> np.ndarray:
+        """``compute(frames[::stride])`` for one video, cached by content and the extractor of ``metric`` (shared by all methods)."""
+        key = cache_key(kind=kind, video=video_sha, frames=len(frames), stride=stride, size=self.protocol.size,
+                        resize=self.protocol.resize, weights=self.extractors.fingerprint([metric]))
+        cached = self.cache.get(key)
+        if cached is None:
+            cached = {"values": compute(frames[::stride])}
+            self.cache.put(key, cached)
+        return cached["values"]
+
     def _landmarks(self, detector: str, frames: np.ndarray, video_sha: str) -> np.ndarray:
         """MediaPipe ``detector``'s landmarks of protocol-size frames, cached by content (shared by all methods)."""
         key = cache_key(
@@ -313,13 +333,22 @@ class Evaluator:
                 dists = self._sync_distances(frames, tracks[side], inputs.audio)
                 if dists is not None:
                     out[f"sync/dists/{side}"] = dists
+        kps = self.motion_keypoints(inputs, shas) if self._needs("fgd", *human.MOTION_METRICS) else None
         if self._needs("fgd"):
-            if self.gesture_keypoints == "files":
-                kps = np.stack([inputs.pred_keypoints, gt_kp])
-            else:
-                kps = np.stack([self._extracted_pose(p_frames, shas["pred"]), self._extracted_pose(g_frames, shas["gt"])])
             latents = self.memo.gesture(kps, self.protocol.size)
             out["gesture/pred"], out["gesture/gt"] = latents[0], latents[1]
+        if self._needs(*human.MOTION_METRICS):
+            out["motion/keypoints/pred"], out["motion/keypoints/gt"] = kps[0], kps[1]
+        if self._needs("beat_align"):
+            out |= human.onsets_contribution(inputs.audio, len(g_frames))
+        for side, frames in (("pred", p_frames), ("gt", g_frames)):
+            if self._needs("hkc"):
+                out[f"hands/dwpose/{side}"] = self._per_video("hands", "hkc", frames, shas[side], self.extractors.hand_keypoints)
+            for name in human.IDENTITY_METRICS:
+                if self._needs(name):
+                    out[f"identity/{name}/{side}"] = self._per_video(
+                        "identity", name, frames, shas[side], lambda f, m=name: self.extractors.face_embeddings(m, f),
+                        self.protocol.identity_stride)
         for detector, names in LANDMARK_DETECTORS.items():
             if self._needs(*names):
                 for side, frames in (("pred", p_frames), ("gt", g_frames)):
@@ -352,8 +381,8 @@ class Evaluator:
 
     # ----- metrics -------------------------------------------------------------------------
     def new_states(self) -> dict[str, M.Metric]:
-        """Fresh metric objects keyed ``region/metric`` (plus ``lip/sync``, ``gesture/fgd``, ``gesture/div`` and
-        ``landmarks/<name>``)."""
+        """Fresh metric objects keyed ``region/metric`` (plus ``lip/sync``, ``gesture/fgd``, ``gesture/div``,
+        ``landmarks/<name>`` and ``human/<name>``)."""
         states: dict[str, M.Metric] = {}
         for region in self.config.regions:
             for name in FRAME_METRICS + VIDEO_METRICS:
@@ -368,6 +397,9 @@ class Evaluator:
         for name in LANDMARK_METRICS:
             if self._needs(name):
                 states[f"landmarks/{name}"] = self.extractors.metric(name, self.protocol)
+        for name in HUMAN_METRICS + HUMAN_WEIGHTS_METRICS:
+            if self._needs(name):
+                states[f"human/{name}"] = self.extractors.metric(name, self.protocol)
         return states
 
     def fold(self, states: dict[str, M.Metric], outcome: ClipOutcome) -> None:
@@ -391,6 +423,8 @@ class Evaluator:
                 metric.update(cid, c["landmarks/facemesh/pred"], c["landmarks/facemesh/gt"], *extra)
             elif name == "pose_error":
                 metric.update(cid, c["landmarks/holistic/pred"], c["landmarks/holistic/gt"])
+            elif region == "human":
+                human.fold(metric, name, c, cid)
 
     def run_clips(self, pairs: list[tuple[ClipFiles, ClipFiles]]) -> tuple[dict[str, M.Metric], list[ClipOutcome]]:
         """Evaluate ``pairs``; failures are recorded per clip, never crash the run."""

@@ -49,6 +49,11 @@ class Protocol:
     lip_motion_floor: float = 0.005  # inner-lip opening std (inter-ocular distances) below which a mouth is constant
     pose_visibility: float = 0.5  # GT body points count above this MediaPipe visibility
     pck_threshold: float = 0.1  # PCK radius in GT shoulder widths
+    # beat alignment (Bailando/EDGE form; kinematic beats vs librosa onsets on the 25 fps grid)
+    beat_sigma: float = 3.0  # frames: exp(-d^2 / 2 sigma^2)
+    beat_smooth: float = 2.0  # frames: Gaussian smoothing of the joint speed before its local minima
+    # CSIM: face embeddings of every identity_stride-th frame (0, k, 2k, ...; frame 0 is the reference)
+    identity_stride: int = 4
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -17,7 +17,8 @@
       "metrics": {region: {metric: {"value", "n", "direction", "extractor", "weights", "untrained"}}},
           (region "landmarks": this project's MediaPipe metrics, with their frame and detection counts;
           regions "face" and "lip" add n_no_face_pred, n_no_face_gt, n_no_face_pred_clips; "lip" holds GT's own
-          sync_c_gt, sync_d_gt, av_offset_gt beside the prediction's)
+          sync_c_gt, sync_d_gt, av_offset_gt beside the prediction's; region "human": HKC/HKV, CSIM, beat
+          alignment and jitter, with GT's own values as "*_gt")
       "warnings": [line, ...] (extra predictions not scored, aspect-ratio changes),
       "untrained_extractors": bool,
       "face_track": {"face_track": "per-video" | "gt", detector provenance...} (None without face or lip metrics),

@@ -11,7 +11,7 @@ from eval.results import UNTRAINED_MARK, load_results
 # (table group, column label, our region, our output name): the paper's Table I column order, then this
 # project's additions (group marked ADDED_MARK). The paper's "video" columns are our "full" region; "lip" are
 # SyncNet outputs (with GT's own Sync-C/D, the reference a row's Sync-C is read against); "gesture" FGD/Div;
-# "landmarks" the MediaPipe landmark metrics.
+# "landmarks" the MediaPipe landmark metrics; "human" the half-body papers' metrics.
 TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("gesture", "FGD", "gesture", "fgd"),
     ("gesture", "Div", "gesture", "div"),
@@ -35,9 +35,19 @@ TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("landmarks*", "lip-audio corr (GT)", "landmarks", "lip_audio_corr_gt"),
     ("landmarks*", "pose err", "landmarks", "pose_err"),
     ("landmarks*", "PCK@0.1", "landmarks", "pck"),
+    ("human*", "HKC (MP)", "human", "hkc_mp"),
+    ("human*", "HKV (MP)", "human", "hkv_mp"),
+    ("human*", "HKC", "human", "hkc"),
+    ("human*", "HKV", "human", "hkv"),
+    ("human*", "CSIM (dlib)", "human", "csim_dlib"),
+    ("human*", "CSIM", "human", "csim"),
+    ("human*", "BA", "human", "ba"),
+    ("human*", "jitter body", "human", "jitter_body"),
+    ("human*", "jitter hand", "human", "jitter_hand"),
 )
 ADDED_NOTE = ("* this project's additions, not in the MMGT paper: MediaPipe face-mesh and holistic landmark "
-              "metrics (docs/PROTOCOL.md).")
+              "metrics, and the half-body papers' HKC/HKV, CSIM, beat alignment and jitter (docs/PROTOCOL.md; "
+              "the GT row holds GT's own values).")
 ARROW = {"lower": "↓", "higher": "↑", "none": ""}
 
 

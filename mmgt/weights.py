@@ -100,6 +100,7 @@ def _hf(name: str, repo: str, licence: str, used_by: tuple[str, ...], patterns: 
 
 VGG_LIPSYNC = "http://www.robots.ox.ac.uk/~vgg/software/lipsync/data"
 DWPOSE = "https://huggingface.co/yzd-v/DWPose/resolve/main"
+INSIGHTFACE_BUFFALO_L = "https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip"
 TRANSFORMERS_FILES = ("*.json", "pytorch_model.bin", "model.safetensors", "*.txt")
 TRANSFORMERS_REQUIRED = ("config.json", "preprocessor_config.json", "model.safetensors|pytorch_model.bin")
 DIFFUSERS_MODEL_FILES = ("config.json", "diffusion_pytorch_model.safetensors")
@@ -129,6 +130,9 @@ ENTRIES: tuple[WeightsEntry, ...] = (
     _file("dwpose-pose", f"{DWPOSE}/dw-ll_ucoco_384.onnx", "Apache-2.0 (DWPose)", ("pose",)),
     _file("animatediff-mm-v2", "https://huggingface.co/guoyww/animatediff/resolve/main/mm_sd_v15_v2.ckpt",
           "Apache-2.0 (AnimateDiff)", ("stage2 temporal layers (MMGT's config)",), 1820.0),
+    WeightsEntry("arcface-w600k-r50", "w600k_r50.onnx", INSIGHTFACE_BUFFALO_L,  # a member of buffalo_l.zip
+                 Digest("sha256", "4c06341c33c2ca1f86781dab0e829f88ad5b64be9fba56e56bc9ebdefc619e43"), None,
+                 "non-commercial research only (insightface model zoo)", ("csim",)),
     _hf("wavlm-large", "microsoft/wavlm-large", "see model card (microsoft/unilm)", ("stage1 audio features",),
         TRANSFORMERS_FILES, TRANSFORMERS_REQUIRED),
     _hf("wav2vec2-base-960h", "facebook/wav2vec2-base-960h", "Apache-2.0", ("stage2 audio features",),

@@ -15,8 +15,11 @@ only when its extractor is created, so listing ``EXTRACTORS`` is cheap. Every ex
 | facemesh | :class:`eval.extractors.mediapipe_landmarks.FaceMeshExtractor` | ``landmarks(frames) -> (T, 468, 2)`` |
 | holistic | :class:`eval.extractors.mediapipe_landmarks.HolisticExtractor` | ``landmarks(frames) -> (T, 75, 3)`` |
 | s3fd | :class:`eval.extractors.s3fd.S3FDExtractor` | ``detect_faces(frames, scale, conf_threshold) -> [(n, 5)]`` |
+| dwpose | :class:`eval.extractors.dwpose_hands.DWPoseExtractor` | ``keypoints(frames) -> (T, 134, 3)`` (HKC/HKV) |
+| dlib-resnet | :class:`eval.extractors.face_identity.DlibFaceIdentity` | ``embeddings(frames) -> (T, 128)`` (CSIM, offline) |
+| arcface | :class:`eval.extractors.face_identity.ArcFaceIdentity` | ``embeddings(frames) -> (T, 512)`` (CSIM) |
 
-The MediaPipe detectors use the models shipped in their package (no weights file to fetch; their
+The MediaPipe detectors and dlib's face descriptor use the models shipped in their packages (no weights file to fetch; their
 sha256 are in ``provenance()["model_files"]``).
 """
 
@@ -40,6 +43,9 @@ EXTRACTORS: dict[str, str] = {  # name -> "module:Class"; another module adds it
     "facemesh": "eval.extractors.mediapipe_landmarks:FaceMeshExtractor",
     "holistic": "eval.extractors.mediapipe_landmarks:HolisticExtractor",
     "s3fd": "eval.extractors.s3fd:S3FDExtractor",
+    "dwpose": "eval.extractors.dwpose_hands:DWPoseExtractor",
+    "dlib-resnet": "eval.extractors.face_identity:DlibFaceIdentity",
+    "arcface": "eval.extractors.face_identity:ArcFaceIdentity",
 }
 
 
@@ -70,7 +76,7 @@ def describe(weights_dir: str | Path | None = None) -> str:
     rows = []
     for name in EXTRACTORS:
         cls = extractor_class(name)
-        if not issubclass(cls, Extractor):  # models shipped in a package
+        if not hasattr(cls, "weights_name"):  # models shipped in a package
             extractor = cls()
             rows.append([name, ", ".join(Path(f).name for f in extractor.model_files), extractor.source, ""])
             continue

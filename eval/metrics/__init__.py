@@ -12,8 +12,12 @@ from functools import partial
 from mmgt.errors import MMGTError
 
 from eval.metrics.base import Direction, Metric
+from eval.metrics.beats import BeatAlignMetric
 from eval.metrics.fgd import DiversityMetric, FGDMetric
 from eval.metrics.frechet import FewSamplesWarning, FrechetMetric, GaussianStats, frechet_distance
+from eval.metrics.hands import HandKeypointMetric
+from eval.metrics.identity import CSIMMetric
+from eval.metrics.jitter import JitterMetric
 from eval.metrics.landmarks import LipAudioMetric, MouthLMDMetric, PoseErrorMetric
 from eval.metrics.lpips_metric import LPIPSMetric
 from eval.metrics.mmd import PolynomialMMDMetric, polynomial_mmd
@@ -62,14 +66,24 @@ register("sync", SyncMetric)
 register("mouth_lmd", MouthLMDMetric)
 register("lip_audio", LipAudioMetric)
 register("pose_error", PoseErrorMetric)
+register("jitter", JitterMetric)
+register("beat_align", BeatAlignMetric)
+register("hkc_mp", partial(HandKeypointMetric, "hkc_mp"))
+register("csim_dlib", partial(CSIMMetric, "csim_dlib"))
+register("hkc", partial(HandKeypointMetric, "hkc"))
+register("csim", partial(CSIMMetric, "csim"))
 
 __all__ = [
+    "BeatAlignMetric",
+    "CSIMMetric",
     "Direction",
     "DiversityMetric",
     "FGDMetric",
     "FewSamplesWarning",
     "FrechetMetric",
     "GaussianStats",
+    "HandKeypointMetric",
+    "JitterMetric",
     "LPIPSMetric",
     "LipAudioMetric",
     "Metric",

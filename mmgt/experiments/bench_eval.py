@@ -13,6 +13,9 @@ On a split's test clips (prediction: the ``still`` method), measure
    to a temp dir); each decodes the videos itself and uses the same weights and crops. They run twice:
    with glibc's default allocator (as users run them) and with the suite's ``reuse_memory`` setting.
 
+The half-body papers' metrics (``eval.config.HUMAN_METRICS``: HKC/HKV with MediaPipe, CSIM with dlib,
+beat alignment, jitter) are timed alone, cold: the time they add to an all-metrics run.
+
 Both sets of numbers are written to ``results/bench/eval.json`` and ``eval.md`` with the speed-ups,
 their ceilings (the suite's network FLOPs at this CPU's peak GEMM rate: no implementation of the same
 networks can go faster), and the suite's wall time against the sum of its network forward passes.
@@ -34,7 +37,7 @@ import numpy as np
 import torch
 import typer
 
-from eval.config import ALL_METRICS, EvalConfig
+from eval.config import DEFAULT_METRICS, HUMAN_METRICS, EvalConfig
 from eval.harness import Evaluator
 from eval.protocol import Protocol
 from eval.regions import face_crops, mouth_crops, resize_frames, track_from_keypoints
@@ -263,7 +266,8 @@ def render(report: dict, data: Path) -> str:
     labels = {"all_metrics": "mmgt-eval, all metrics (cold cache)",
               "all_metrics_gt_face_track": "mmgt-eval, all metrics, GT's face track on both sides (`--face-track gt`)",
               "reference_metrics": "mmgt-eval, FID+PSNR+SSIM+LPIPS+Sync (cold cache)",
-              "reference_metrics_gt_cached": "mmgt-eval, same metrics, GT features cached by an earlier method"}
+              "reference_metrics_gt_cached": "mmgt-eval, same metrics, GT features cached by an earlier method",
+              "human_metrics": f"mmgt-eval, the half-body metrics alone ({', '.join(HUMAN_METRICS)}; cold cache)"}
     rows = [f"| {labels[k]} | {v['seconds']:.1f} | {n / v['seconds']:.3f} |" for k, v in suites.items()]
     for variant, ref in refs.items():
         rows += [f"| reference tools, each in a fresh process ({variant}) | {ref['seconds']:.1f} | {n / ref['seconds']:.3f} |",
@@ -287,6 +291,9 @@ def render(report: dict, data: Path) -> str:
         f"(all metrics: {suites['all_metrics']['wall_over_forward']:.2f}; target <= 1.3). The suite keeps freed memory "
         "mapped (`reuse_memory`); the reference tools run as users run them (glibc's default allocator) and, for "
         "comparison, with the same setting.", "",
+        *([f"The half-body metrics add {suites['human_metrics']['seconds']:.1f} s to an all-metrics run of these {n} clips "
+           "(s per model: " + ", ".join(f"{k} {t:.1f}" for k, t in suites["human_metrics"]["forward_seconds"].items())
+           + "; holistic is shared with pose err when both run).", ""] if "human_metrics" in suites else []),
         "Per reference tool (s): " + "; ".join(f"{v}: " + ", ".join(f"{k} {t:.1f}" for k, t in r["per_tool"].items())
                                              for v, r in refs.items()), "",
         f"Floor: the network forwards alone are {floor['gflop_cold']:.0f} GFLOP cold ({floor['gflop_gt_cached']:.0f} with GT "
@@ -332,9 +339,10 @@ def main(
     clips = Split(data).clips("test")
     pred = run_method(build_method("still"), clips, runs / "still", progress=False)
     encoder = encoder_for_split(data)
-    full, t_full, fwd_full = suite(pred, data, ALL_METRICS, Path(tempfile.mkdtemp(dir=runs)), encoder)
-    _, t_full_gt, fwd_full_gt = suite(pred, data, ALL_METRICS, Path(tempfile.mkdtemp(dir=runs)), encoder, GT_TRACK)
+    full, t_full, fwd_full = suite(pred, data, DEFAULT_METRICS, Path(tempfile.mkdtemp(dir=runs)), encoder)
+    _, t_full_gt, fwd_full_gt = suite(pred, data, DEFAULT_METRICS, Path(tempfile.mkdtemp(dir=runs)), encoder, GT_TRACK)
     sub, t_sub, fwd_sub = suite(pred, data, REFERENCE_METRICS, Path(tempfile.mkdtemp(dir=runs)), encoder, GT_TRACK)
+    _, t_human, fwd_human = suite(pred, data, HUMAN_METRICS, Path(tempfile.mkdtemp(dir=runs)), encoder)
     warm_cache = Path(tempfile.mkdtemp(dir=runs))
     suite(run_method(build_method("gt"), clips, runs / "gt", progress=False), data, REFERENCE_METRICS, warm_cache, encoder, GT_TRACK)
     warm, t_warm, fwd_warm = suite(pred, data, REFERENCE_METRICS, warm_cache, encoder, GT_TRACK)
@@ -360,6 +368,7 @@ def main(
                                   "wall_over_forward": t_sub / max(sum(fwd_sub.values()), 1e-9)},
             "reference_metrics_gt_cached": {"seconds": t_warm, "forward_seconds": fwd_warm,
                                             "values_equal_cold": metric_values(warm) == ours},
+            "human_metrics": {"seconds": t_human, "forward_seconds": fwd_human},
         },
         "reference_tools": refs,
         "speedup": {v: speedups(r, t_sub, t_warm) for v, r in refs.items()},

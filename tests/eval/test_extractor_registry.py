@@ -17,11 +17,21 @@ def test_names_are_validated():
     assert list(X.EXTRACTORS)[:4] == ["inception", "i3d", "lpips-alex", "syncnet"]
     from eval.extractors.mediapipe_landmarks import MediaPipeLandmarks
 
+    from eval.extractors.face_identity import FaceIdentity
+
     shipped = {"facemesh", "holistic"}  # MediaPipe detectors with the models of their package
-    assert all(issubclass(X.extractor_class(name), X.Extractor) for name in X.EXTRACTORS if name not in shipped)
+    not_torch = {"dwpose", "dlib-resnet", "arcface"}  # ONNX sessions and dlib (no random init)
+    assert all(issubclass(X.extractor_class(name), X.Extractor) for name in X.EXTRACTORS if name not in shipped | not_torch)
     assert all(issubclass(X.extractor_class(name), MediaPipeLandmarks) for name in shipped)
+    assert all(issubclass(X.extractor_class(name), FaceIdentity) for name in ("dlib-resnet", "arcface"))
     with pytest.raises(MMGTError, match="unknown extractor 'nope'; valid: inception, i3d"):
         X.create("nope")
+
+
+@pytest.mark.parametrize("name", ["dwpose", "arcface"])
+def test_onnx_extractors_need_their_weights_even_when_untrained_is_allowed(tmp_path, name):
+    with pytest.raises(WeightsMissingError, match="mmgt weights fetch"):
+        X.create(name, WeightsStore(tmp_path), allow_untrained=True)
 
 
 def test_untrained_only_when_allowed_and_marked(tmp_path):

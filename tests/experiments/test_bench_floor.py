@@ -43,7 +43,8 @@ def test_speedups_and_report_against_both_reference_runs():
     assert bench.speedups(ref, cold=160.0, gt_cached=100.0) == {"cold": 2.0, "gt_cached": 3.2, "gt_cached_vs_gt_stats_saved": 2.0}
     suite = {"seconds": 160.0, "wall_over_forward": 1.1}
     report = {"package": {"git": {"commit": "abc123", "dirty": False}}, "clips": 8, "threads": 2, "suite": {"all_metrics": suite, "reference_metrics": suite,
-                                                  "reference_metrics_gt_cached": {"seconds": 100.0}},
+                                                  "reference_metrics_gt_cached": {"seconds": 100.0},
+                                                  "human_metrics": {"seconds": 40.0, "forward_seconds": {"holistic": 21.0}}},
               "reference_tools": {"default allocator": ref}, "speedup": {"default allocator": bench.speedups(ref, 160.0, 100.0)},
               "speedup_ceiling": {"default allocator": bench.speedups(ref, 80.0, 50.0)},
               "network_floor": {"gflop_cold": 8000.0, "gflop_gt_cached": 5000.0, "gemm_gflops": 100.0,
@@ -53,6 +54,7 @@ def test_speedups_and_report_against_both_reference_runs():
     text = bench.render(report, Path("data/synth"))
     assert "**2.00x** cold; **3.20x** with our GT features cached" in text
     assert "Ceilings (below): 4.00x, 6.40x, 4.00x." in text and "random-init networks" in text
+    assert "The half-body metrics add 40.0 s to an all-metrics run of these 8 clips (s per model: holistic 21.0;" in text
     assert "| full/lpips† | 0.1 |" in text and "| full/fid | 1.0 |" in text  # random-init values are marked
 
 
