@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-PROTOCOL_VERSION = "2"  # docs/PROTOCOL.md: what each version changed
+PROTOCOL_VERSION = "3"  # docs/PROTOCOL.md: what each version changed
 REGIONS = ("full", "face")
 FACE_TRACKS = ("per-video", "gt")  # each video's own detected face, or GT's track applied to both sides
 FACE_DETECTORS = ("facemesh", "s3fd", "mtcnn")  # per-video detectors (facemesh: shipped; s3fd: syncnet-python's)
