@@ -14,6 +14,9 @@ FRAME_METRICS = ("psnr", "ssim", "lpips")
 VIDEO_METRICS = ("fid", "fvd", "kvd")
 LANDMARK_METRICS = ("mouth_lmd", "lip_audio", "pose_error")  # this project's additions (MediaPipe landmarks)
 ALL_METRICS = FRAME_METRICS + VIDEO_METRICS + ("sync", "fgd") + LANDMARK_METRICS
+# clip-bootstrap resamples: at 1000 the Monte-Carlo error of the 95% interval's endpoints is ~5% of
+# its half-width (docs/PROTOCOL.md, Uncertainty); 0 turns the intervals off
+BOOTSTRAP_B = 1000
 
 
 @dataclass
@@ -38,3 +41,5 @@ class EvalConfig:
     batch_size: int = 32
     progress: bool = True
     reuse_memory: bool = True  # keep freed memory mapped (mmgt.memory): ~20% faster forwards, RSS stays at its peak
+    bootstrap: int = BOOTSTRAP_B  # clip-bootstrap resamples for the intervals (eval/bootstrap.py); 0: none
+    bootstrap_seed: int = 0

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from eval.metrics.base import Direction, Metric
+from eval.metrics.base import Direction, Metric, clip_mean
 
 VSHIFT = 15
 
@@ -86,6 +86,14 @@ class SyncMetric(Metric):
             "sync_d": math.fsum(s.min_dist for s in scores) / len(scores),
             "av_offset": math.fsum(s.offset for s in scores) / len(scores),
         }
+
+    def clip_ids(self) -> list[str]:
+        return list(self.clip_scores())
+
+    def resample(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        scores = self.clip_scores().values()
+        means = clip_mean(counts, [(s.confidence, s.min_dist, s.offset) for s in scores] or np.empty((0, 3)))
+        return {"sync_c": means[:, 0], "sync_d": means[:, 1], "av_offset": means[:, 2]}
 
     def diagnostics(self) -> dict[str, int]:
         return {"n_clips": len(self._get("clip")), "n_no_face": len(self._get("no_face"))}
