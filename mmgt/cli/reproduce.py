@@ -19,6 +19,8 @@ def _command(table: str):
         methods: str = typer.Option(",".join(DEFAULT_METHODS[table]), help="Comma-separated method names (rows); `mmgt methods` lists them."),
         preset: str = typer.Option(MethodConfig.preset, help="Model size of every generated row (tiny, paper)."),
         seed: int = typer.Option(MethodConfig.seed, help="Sampling seed of every generated row."),
+        samples: int = typer.Option(TableConfig.samples, min=1, help="Sampling seeds per generated row (seed, seed+1, ...): "
+                                    "the table shows the first, and the seed-to-seed spread apart from the intervals."),
         device: str = typer.Option(MethodConfig.device, help="Torch device for the methods (cpu, cuda)."),
         runs: Path = typer.Option(TableConfig.runs, help="Where generated videos and caches go (git-ignored)."),
         results: Path = typer.Option(TableConfig.results, help="Where the table files go."),
@@ -34,7 +36,7 @@ def _command(table: str):
         method_config = MethodConfig(preset=preset, checkpoint=checkpoint, pose_checkpoint=pose_checkpoint, device=device, seed=seed)
         cfg = TableConfig(table=table, data=data, methods=tuple(m for m in methods.split(",") if m), runs=runs,
                           results=results, allow_untrained=allow_untrained, skip_missing=skip_missing,
-                          method_config=method_config)
+                          method_config=method_config, samples=samples)
         print(reproduce(cfg).read_text())
 
     command.__doc__ = f"Rebuild {table} under results/{table}/."
