@@ -5,13 +5,17 @@
     {
       "schema_version": "1", "package": {"name", "version", "git": {"commit", "dirty"}},
       "created": ISO time, "protocol": {...every Protocol field...},
-      "config": {"metrics", "regions", "split", "shard", "allow_untrained", "batch_size", "reuse_memory"},
+      "config": {"metrics", "regions", "split", "shard", "allow_untrained", "batch_size", "reuse_memory",
+                 "bootstrap": {"B", "seed"}},
       "inputs": {"pred": dir, "gt": dir, "pred_files_sha256": h, "gt_files_sha256": h, "n_pairs": n},
       "clips": {"evaluated": [...], "missing": [...], "extra": [...], "failed": {id: reason},
                 "no_face": [...], "resized": {id: {"pred": [w, h], "gt": [w, h], "to": [s, s],
                 "aspect_changed": [side, ...] (only when a side is not square)}}},
       "complete": bool (no missing or failed clip),
-      "metrics": {region: {metric: {"value", "n", "direction", "extractor", "weights", "untrained"}}},
+      "metrics": {region: {metric: {"value", "ci95": [lo, hi] or null (then "ci95_note": why), "n", "direction",
+                                    "extractor", "weights", "untrained"}}},
+      "bootstrap": {"B", "seed", "unit": "clip", "n_clips", "level": 0.95, "interval": "percentile",
+                    "file": "bootstrap.npz"} (eval/bootstrap.py; added when the run is written),
           (region "landmarks": this project's MediaPipe metrics, with their frame and detection counts)
       "warnings": [line, ...] (extra predictions not scored, aspect-ratio changes),
       "untrained_extractors": bool,
@@ -22,7 +26,9 @@
     }
 
 ``per_clip.csv`` holds one row per clip and per-clip metric (region, metric, clip_id, value, untrained:
-True where the value comes from a random-init extractor).
+True where the value comes from a random-init extractor). ``bootstrap.npz`` holds the clip-bootstrap
+replicates of every output (``mmgt-eval compare`` pairs two runs' replicates). Files without
+``ci95``/``bootstrap`` (older runs) still load: the additions are backward compatible.
 """
 
 from __future__ import annotations

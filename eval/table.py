@@ -87,6 +87,8 @@ def results_summary(results: dict) -> str:
     text = tabulate(rows, headers=["region", "metric", "value", "extractor weights"], tablefmt="github", disable_numparse=True)
     if "landmarks" in results["metrics"]:
         text += "\n" + ADDED_NOTE.replace("* ", "landmarks: ", 1)
+    if any(e.get("ci95") for outs in results["metrics"].values() for e in outs.values()):
+        text += "\n" + INTERVAL_NOTE
     if results.get("untrained_extractors"):
         text += f"\n{UNTRAINED_MARK} computed with a random-init extractor: NOT a real metric value."
     if not results.get("complete", True):

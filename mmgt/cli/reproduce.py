@@ -45,3 +45,21 @@ def _command(table: str):
 
 for _table in ("table1", "table2", "table3"):
     app.command(_table)(_command(_table))
+
+
+@app.command("check")
+def check(
+    reference: Path = typer.Argument(..., help="A table folder (e.g. results/table2) to check against."),
+    regenerated: Path = typer.Argument(..., help="The same table regenerated (e.g. on another machine, --results elsewhere)."),
+) -> None:
+    """Do a regenerated table's values reproduce the reference's? gt/still bit-exactly, generated rows within
+    their intervals (docs/PROTOCOL.md, Uncertainty). Exit 3 with one line per moved value otherwise."""
+    from mmgt.cli.common import EXIT_INCOMPLETE
+    from mmgt.experiments.reproduction import check_table
+
+    problems = check_table(reference, regenerated)
+    for line in problems:
+        print(line)
+    if problems:
+        raise typer.Exit(EXIT_INCOMPLETE)
+    print("every value reproduces (reference rows bit-exactly, generated rows within their intervals)")
