@@ -2,8 +2,8 @@
 
 Both runs' replicates (eval/bootstrap.py) come from the same resampled clip multisets when the
 runs evaluated the same clips with the same B and seed, so ``A_b - B_b`` over the replicates is the
-paired bootstrap of the difference. Per output: the difference of the values, the 95% percentile
-interval of the replicate differences, and the verdict for A: ``better`` or ``worse`` (by the
+paired bootstrap of the difference. Per output: the difference of the values, the 95% interval of
+the replicate differences (centred on the difference, as eval/bootstrap.py's), and the verdict for A: ``better`` or ``worse`` (by the
 metric's direction) when the interval excludes 0, ``tie`` when it spans 0. A run compared with
 itself is a tie everywhere, with the interval ``[0, 0]``.
 """
@@ -61,11 +61,12 @@ def check_paired(a: Bootstrap, b: Bootstrap, where: Path) -> None:
                                f"{', '.join(only[:3])}); a paired comparison needs the same GT clips")
 
 
-def paired_difference(a: Bootstrap, b: Bootstrap, key: str) -> list[float] | None:
-    """The paired 95% interval of A - B for ``"region/output"`` (None when either run has no replicates of it)."""
+def paired_difference(a: Bootstrap, b: Bootstrap, key: str, difference: float) -> list[float] | None:
+    """The paired 95% interval of A - B (of value ``difference``) for ``"region/output"``; None when either run
+    has no replicates of it."""
     if key not in a.replicates or key not in b.replicates:
         return None
-    return percentile_interval(a.replicates[key] - b.replicates[key])
+    return percentile_interval(a.replicates[key] - b.replicates[key], difference)
 
 
 def compare(results_a: dict, boot_a: Bootstrap, results_b: dict, boot_b: Bootstrap) -> list[Difference]:
@@ -76,7 +77,7 @@ def compare(results_a: dict, boot_a: Bootstrap, results_b: dict, boot_b: Bootstr
             other = results_b["metrics"].get(region, {}).get(name)
             if other is None or entry.get("value") is None or other.get("value") is None:
                 continue
-            ci = paired_difference(boot_a, boot_b, f"{region}/{name}")
+            ci = paired_difference(boot_a, boot_b, f"{region}/{name}", entry["value"] - other["value"])
             out.append(Difference(region, name, entry["direction"], entry["value"], other["value"], ci,
                                   verdict(ci, entry["direction"])))
     return out

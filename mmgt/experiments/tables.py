@@ -108,16 +108,16 @@ def paper_cells(rows: pd.DataFrame) -> list[list[str]]:
             for method, values in paper_values(rows).items()]
 
 
-def pair_verdict(boots: dict[str, Bootstrap], a: str, b: str, key: str, direction: str) -> str:
-    """Row ``a`` against row ``b`` on output ``key`` by their paired bootstrap: better, worse, tie, or – (no
-    paired replicates: a row without ``bootstrap.npz``, or rows scored on other clips)."""
+def pair_verdict(boots: dict[str, Bootstrap], a: str, b: str, key: str, difference: float, direction: str) -> str:
+    """Row ``a`` against row ``b`` (values ``difference`` apart) on output ``key`` by their paired bootstrap:
+    better, worse, tie, or – (no paired replicates: a row without ``bootstrap.npz``, or rows scored on other clips)."""
     if a not in boots or b not in boots:
         return verdict(None, direction)
     try:
         check_paired(boots[a], boots[b], Path(b))
     except DataError:
         return verdict(None, direction)
-    return verdict(paired_difference(boots[a], boots[b], key), direction)
+    return verdict(paired_difference(boots[a], boots[b], key, difference), direction)
 
 
 def ordering(table: str, runs: dict[str, dict], boots: dict[str, Bootstrap] | None = None) -> list[list[str]]:
@@ -146,7 +146,8 @@ def ordering(table: str, runs: dict[str, dict], boots: dict[str, Bootstrap] | No
             for q in paper_order[i + 1:]:
                 if paper[p][(grp, label)] == paper[q][(grp, label)]:
                     continue
-                outcome = pair_verdict(boots or {}, row[p], row[q], f"{region}/{out}", direction)
+                outcome = pair_verdict(boots or {}, row[p], row[q], f"{region}/{out}",
+                                       measured[p]["value"] - measured[q]["value"], direction)
                 if outcome == WORSE:
                     reversed_.append(f"{row[q]} > {row[p]}")
                 elif outcome != BETTER:

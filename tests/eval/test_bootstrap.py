@@ -3,8 +3,6 @@ one-clip cases, coverage on simulated data, exact merges, and the intervals of a
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -14,6 +12,7 @@ from eval.bootstrap import bootstrap_states, draw_counts, percentile_interval
 from eval.metrics.landmarks import LipAudioMetric, PoseErrorMetric
 
 rng = np.random.default_rng(3)
+pytestmark = pytest.mark.filterwarnings("ignore::eval.metrics.frechet.FewSamplesWarning")  # small synthetic sets
 
 
 def feature_clips(n_clips: int, rows: int, dim: int, shift: float = 0.3) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -47,13 +46,11 @@ def test_a_resample_equals_the_metric_of_the_resampled_clips(family):
     clips = feature_clips(n_clips, rows, dim)
     metric = fed(make, clips)
     counts = np.array([[1] * n_clips, [2, 0, 1, 0, 3] + [0] * (n_clips - 5)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", M.FewSamplesWarning)
-        replicates = metric.resample(counts)
-        for b, row in enumerate(counts):
-            explicit = fed(make, clips, row).compute()
-            for out, value in explicit.items():
-                assert replicates[out][b] == pytest.approx(value, rel=1e-9)
+    replicates = metric.resample(counts)
+    for b, row in enumerate(counts):
+        explicit = fed(make, clips, row).compute()
+        for out, value in explicit.items():
+            assert replicates[out][b] == pytest.approx(value, rel=1e-9)
 
 
 def test_per_clip_families_resample_their_clip_values():
@@ -82,19 +79,29 @@ def test_one_clip_resampled_gives_its_own_value_and_identical_inputs_a_degenerat
     clips = feature_clips(1, 5, 32)
     metric = fed(lambda: M.FrechetMetric("fid", 32), clips)
     boot = bootstrap_states({"full/fid": metric}, ["c0"], B=50, seed=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", M.FewSamplesWarning)
-        value = metric.compute()["fid"]
+    value = metric.compute()["fid"]
     np.testing.assert_allclose(boot.replicates["full/fid"], value, rtol=1e-9)
     # GT against itself: per-frame metrics exactly at their ideal, distances zero to rounding
     same = [(cid, gt, gt) for cid, _, gt in feature_clips(6, 5, 32)]
     psnr = M.PSNRMetric()
     for cid, _, _ in same:
         psnr.add_scores(np.full(5, 100.0), cid)
-    boot = bootstrap_states({"full/fid": fed(lambda: M.FrechetMetric("fid", 32), same), "full/psnr": psnr},
-                            [c for c, _, _ in same], B=200, seed=1)
-    assert boot.interval("full/psnr") == [100.0, 100.0]
-    assert np.abs(boot.interval("full/fid")).max() < 1e-9
+    fid = fed(lambda: M.FrechetMetric("fid", 32), same)
+    boot = bootstrap_states({"full/fid": fid, "full/psnr": psnr}, [c for c, _, _ in same], B=200, seed=1)
+    assert boot.interval("full/psnr", psnr.compute()["psnr"]) == [100.0, 100.0]
+    assert np.abs(boot.interval("full/fid", fid.compute()["fid"])).max() < 1e-9
+
+
+def test_the_interval_is_centred_on_the_value_not_on_the_resampling_bias():
+    """A multiset of ~63% distinct clips has a larger FID than the set: the raw replicates lie above the value."""
+    metric = fed(lambda: M.FrechetMetric("fid", 64), feature_clips(8, 10, 64, shift=0.1))
+    value = metric.compute()["fid"]
+    boot = bootstrap_states({"full/fid": metric}, metric.clip_ids(), B=300, seed=0)
+    replicates = boot.replicates["full/fid"]
+    assert np.quantile(replicates, 0.025) > value  # the raw percentile interval misses the value
+    lo, hi = boot.interval("full/fid", value)
+    assert lo < value < hi
+    assert hi - lo == pytest.approx(np.quantile(replicates, 0.975) - np.quantile(replicates, 0.025))
 
 
 def test_intervals_cover_a_known_mean_and_narrow_with_more_clips():
@@ -108,7 +115,8 @@ def test_intervals_cover_a_known_mean_and_narrow_with_more_clips():
             metric = M.PSNRMetric()
             for c, v in enumerate(rng.normal(mean, spread, n_clips)):
                 metric.add_scores(np.array([v]), f"c{c:03d}")
-            lo, hi = bootstrap_states({"full/psnr": metric}, metric.clip_ids(), B=400, seed=t).interval("full/psnr")
+            boot = bootstrap_states({"full/psnr": metric}, metric.clip_ids(), B=400, seed=t)
+            lo, hi = boot.interval("full/psnr", metric.compute()["psnr"])
             covered += lo <= mean <= hi
             width.append(hi - lo)
         widths[n_clips] = np.mean(width)
@@ -146,7 +154,7 @@ def test_feature_rows_beyond_the_cap_or_without_ids_give_no_interval(monkeypatch
     assert small.clip_ids() == ["c0", "c1"]
     assert small.merge(fed(lambda: M.FrechetMetric("fid", 8), clips[2:3], with_ids=False)).clip_ids() is None
     boot = bootstrap_states({"full/fid": capped}, [c for c, _, _ in clips], 10, 0)
-    assert boot.interval("full/fid") is None and "do not keep each clip apart" in boot.notes["full/fid"]
+    assert boot.interval("full/fid", 1.0) is None and "do not keep each clip apart" in boot.notes["full/fid"]
 
 
 def test_draws_are_seeded_multisets_of_the_clips():
@@ -154,7 +162,7 @@ def test_draws_are_seeded_multisets_of_the_clips():
     assert counts.shape == (1000, 8) and (counts.sum(axis=1) == 8).all()
     np.testing.assert_array_equal(counts, draw_counts(8, 1000, seed=4))
     assert not np.array_equal(counts, draw_counts(8, 1000, seed=5))
-    assert percentile_interval(np.array([1.0, np.nan] * 10)) is None  # half undefined: no interval
+    assert percentile_interval(np.array([1.0, np.nan] * 10), 1.0) is None  # half undefined: no interval
 
 
 # ----- runs: results.json, shards, mmgt-eval compare ---------------------------------------------------
