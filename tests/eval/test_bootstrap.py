@@ -219,3 +219,24 @@ def test_compare_prints_paired_differences_and_a_run_against_itself_ties(tiny_sp
     (runs["gt"] / "bootstrap.npz").unlink()
     missing = CliRunner().invoke(app, ["compare", str(runs["gt"]), str(runs["still"])])
     assert missing.exit_code != 0 and "no bootstrap replicates" in str(missing.exception)
+
+
+def test_cli_bootstrap_option_sets_b_and_refuses_negative(tiny_split, method_outputs, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from eval.cli import app
+
+    args = ["--pred", str(method_outputs["gt"]), "--gt", str(tiny_split), "--metrics", "psnr", "--regions", "face",
+            "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "c"), "--no-progress", "--json"]
+    result = CliRunner().invoke(app, args + ["--bootstrap", "50", "--bootstrap-seed", "3"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout[result.stdout.index("{"):])
+    assert data["metrics"]["face"]["psnr"]["ci95"] == [100.0, 100.0]  # gt vs gt: every clip at the cap
+    assert (data["bootstrap"]["B"], data["bootstrap"]["seed"]) == (50, 3)
+    negative = CliRunner().invoke(app, args + ["--bootstrap", "-1"])
+    assert negative.exit_code != 0 and "--bootstrap" in str(negative.exception)
+    off = CliRunner().invoke(app, args + ["--bootstrap", "0"])
+    entry = json.loads(off.stdout[off.stdout.index("{"):])["metrics"]["face"]["psnr"]
+    assert entry["ci95"] is None and "bootstrap off" in entry["ci95_note"]
