@@ -53,7 +53,7 @@ class Bootstrap:
     def summary(self) -> dict:
         """The ``bootstrap`` entry of results.json."""
         return {"B": self.B, "seed": self.seed, "unit": "clip", "n_clips": len(self.clips), "level": LEVEL,
-                "interval": "percentile", "file": REPLICATES_FILE}
+                "interval": "percentile, centred on the value", "file": REPLICATES_FILE}
 
     def save(self, run_dir: Path) -> Path:
         path = Path(run_dir) / REPLICATES_FILE

@@ -14,7 +14,7 @@
       "complete": bool (no missing or failed clip),
       "metrics": {region: {metric: {"value", "ci95": [lo, hi] or null (then "ci95_note": why), "n", "direction",
                                     "extractor", "weights", "untrained"}}},
-      "bootstrap": {"B", "seed", "unit": "clip", "n_clips", "level": 0.95, "interval": "percentile",
+      "bootstrap": {"B", "seed", "unit": "clip", "n_clips", "level": 0.95, "interval": "percentile, centred on the value",
                     "file": "bootstrap.npz"} (eval/bootstrap.py; added when the run is written),
           (region "landmarks": this project's MediaPipe metrics, with their frame and detection counts)
       "warnings": [line, ...] (extra predictions not scored, aspect-ratio changes),
