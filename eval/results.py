@@ -14,9 +14,9 @@
       "complete": bool (no missing or failed clip),
       "metrics": {region: {metric: {"value", "ci95": [lo, hi] or null (then "ci95_note": why), "n", "direction",
                                     "extractor", "weights", "untrained"}}},
+          (region "landmarks": this project's MediaPipe metrics, with their frame and detection counts)
       "bootstrap": {"B", "seed", "unit": "clip", "n_clips", "level": 0.95, "interval": "percentile, centred on the value",
                     "file": "bootstrap.npz"} (eval/bootstrap.py; added when the run is written),
-          (region "landmarks": this project's MediaPipe metrics, with their frame and detection counts)
       "warnings": [line, ...] (extra predictions not scored, aspect-ratio changes),
       "untrained_extractors": bool,
       "extractors": {name: {"extractor", "weights", "untrained", "source", "preprocessing", "layout"}},
