@@ -108,23 +108,23 @@ def paper_cells(rows: pd.DataFrame) -> list[list[str]]:
             for method, values in paper_values(rows).items()]
 
 
-def pair_verdict(boots: dict[str, Bootstrap], a: str, b: str, key: str, difference: float, direction: str) -> str:
-    """Row ``a`` against row ``b`` (values ``difference`` apart) on output ``key`` by their paired bootstrap:
-    better, worse, tie, or – (no paired replicates: a row without ``bootstrap.npz``, or rows scored on other clips)."""
+def paired_interval(boots: dict[str, Bootstrap], a: str, b: str, key: str, difference: float) -> list[float] | None:
+    """The paired-bootstrap 95% interval of row ``a`` minus row ``b`` (values ``difference`` apart) on output
+    ``key``; None without paired replicates (a row without ``bootstrap.npz``, or rows scored on other clips)."""
     if a not in boots or b not in boots:
-        return verdict(None, direction)
+        return None
     try:
         check_paired(boots[a], boots[b], Path(b))
     except DataError:
-        return verdict(None, direction)
-    return verdict(paired_difference(boots[a], boots[b], key, difference), direction)
+        return None
+    return paired_difference(boots[a], boots[b], key, difference)
 
 
 def ordering(table: str, runs: dict[str, dict], boots: dict[str, Bootstrap] | None = None) -> list[list[str]]:
     """Per column: the paper's ranking of its methods, ours of the same rows, and whether it reproduces.
 
     Each pair the paper ranks (equal printed values are not a ranking) is checked by our paired bootstrap
-    (:func:`pair_verdict`): ``reproduces`` when every pair comes out in the paper's direction,
+    (:func:`paired_interval`): ``reproduces`` when every pair comes out in the paper's direction,
     ``contradicts`` when one comes out reversed (named), otherwise ``not resolved`` with the tied pairs
     named. Only columns where the paper and we both have at least two of the table's methods."""
     paper = paper_values(paper_rows(table))
@@ -141,13 +141,15 @@ def ordering(table: str, runs: dict[str, dict], boots: dict[str, Bootstrap] | No
         paper_order = sorted(names, key=lambda p: sign * paper[p][(grp, label)])
         our_order = sorted(names, key=lambda p: sign * measured[p]["value"])
         untrained = any(measured[p].get("untrained") for p in names)
-        reversed_, unresolved = [], []
+        reversed_, unresolved, intervals = [], [], []
         for i, p in enumerate(paper_order):
             for q in paper_order[i + 1:]:
                 if paper[p][(grp, label)] == paper[q][(grp, label)]:
                     continue
-                outcome = pair_verdict(boots or {}, row[p], row[q], f"{region}/{out}",
-                                       measured[p]["value"] - measured[q]["value"], direction)
+                ci = paired_interval(boots or {}, row[p], row[q], f"{region}/{out}", measured[p]["value"] - measured[q]["value"])
+                outcome = verdict(ci, direction)
+                if ci is not None:
+                    intervals.append(f"{row[p]} - {row[q]}: [{ci[0]:.3g}, {ci[1]:.3g}]")
                 if outcome == WORSE:
                     reversed_.append(f"{row[q]} > {row[p]}")
                 elif outcome != BETTER:
@@ -159,7 +161,7 @@ def ordering(table: str, runs: dict[str, dict], boots: dict[str, Bootstrap] | No
         else:
             answer = "reproduces"
         lines.append([f"{grp} {label}", " > ".join(row[p] for p in paper_order), " > ".join(row[p] for p in our_order),
-                      answer + (f" {UNTRAINED_MARK}" if untrained else "")])
+                      answer + (f" {UNTRAINED_MARK}" if untrained else ""), "; ".join(intervals) or "–"])
     return lines
 
 
@@ -272,7 +274,8 @@ def render(cfg: TableConfig, runs: dict[str, dict], missing: dict[str, list[Path
         "when one lies on the other side (named), *not resolved* when an interval spans 0 (the tied pairs named). "
         f"{UNTRAINED_MARK}: our ranking comes from a random-init extractor and says nothing.",
         "",
-        tabulate(order, headers=["column", "paper (PATS)", "ours (embedded split)", "reproduces?"], tablefmt="github")
+        tabulate(order, headers=["column", "paper (PATS)", "ours (embedded split)", "reproduces?",
+                                 "paired 95% interval of the difference"], tablefmt="github")
         if order else "No column has two of the paper's methods measured by us.",
         "",
         "Paper columns: the printed 'Syn-C' and 'Syn-D' are swapped (results/paper/paper-notes.md); "
