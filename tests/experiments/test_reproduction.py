@@ -31,3 +31,23 @@ def test_a_regenerated_table_reproduces_and_moves_are_judged_by_the_intervals(ti
     assert problem.startswith("still full/psnr:") and "x half its interval" in problem
     del moved["gt"]
     assert "gt: not regenerated" in moved_values(reference, moved)
+
+
+def test_reproduce_check_command_exits_3_on_a_moved_value(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from mmgt.cli.main import app
+
+    def table(name: str, value: float) -> str:
+        runs = tmp_path / name / "runs"
+        runs.mkdir(parents=True)
+        entry = {"value": value, "ci95": [0.8, 1.2], "direction": "lower"}
+        (runs / "generated.json").write_text(json.dumps({"schema_version": "1", "metrics": {"full": {"fid": entry}}}))
+        return str(tmp_path / name)
+
+    reference = table("reference", 1.0)
+    assert CliRunner().invoke(app, ["reproduce", "check", reference, table("within", 1.15)]).exit_code == 0
+    beyond = CliRunner().invoke(app, ["reproduce", "check", reference, table("beyond", 1.25)])
+    assert beyond.exit_code == 3 and "generated full/fid: 1 -> 1.25" in beyond.output
