@@ -12,7 +12,8 @@ apart implements :meth:`Metric.clip_ids` (the sorted clips its states hold) and
 once: ``counts[b, i]`` copies of clip ``clip_ids()[i]`` (a clip drawn twice counts twice, one not
 drawn is left out), ``(B,)`` float64 arrays with NaN where an output is undefined on that multiset.
 ``resample`` on a row of ones gives :meth:`compute`'s value (to rounding). Families that do not
-implement it get no interval (``clip_ids`` returns None). Because the states merge exactly, the
+implement it get no interval (``clip_ids`` returns None, or raises NotImplementedError saying why).
+Because the states merge exactly, the
 intervals of a merged run are those of one process.
 """
 
@@ -71,7 +72,8 @@ class Metric(ABC):
 
     def clip_ids(self) -> list[str] | None:
         """The clips the states hold (sorted) when :meth:`resample` can recompute the outputs on a multiset
-        of them; None when it cannot (the default, and e.g. features given without clip ids)."""
+        of them; None when it cannot (the default, and e.g. features given without clip ids), or
+        NotImplementedError with the reason a user should read (e.g. too many feature rows kept)."""
         return None
 
     def resample(self, counts: np.ndarray) -> dict[str, np.ndarray]:

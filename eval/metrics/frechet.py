@@ -193,7 +193,11 @@ class FrechetMetric(FeatureRowsMetric):
                 self._state[f"{side}.rows"], self._state[f"{side}.clip"] = [], []
 
     def clip_ids(self) -> list[str] | None:
-        if any(len(self._get(f"{side}.rows")) != self.stats(side).n for side in self.SIDES):
+        sizes = [self.stats(side).n for side in self.SIDES]
+        if max(sizes) > MAX_BOOTSTRAP_ROWS:
+            raise NotImplementedError(f"no clip bootstrap: {max(sizes)} feature rows a side, more than the "
+                                      f"{MAX_BOOTSTRAP_ROWS} kept for it (docs/PROTOCOL.md, Uncertainty)")
+        if any(len(self._get(f"{side}.rows")) != n for side, n in zip(self.SIDES, sizes)):
             return None
         return super().clip_ids()
 

@@ -148,13 +148,17 @@ def test_feature_rows_beyond_the_cap_or_without_ids_give_no_interval(monkeypatch
     monkeypatch.setattr(frechet, "MAX_BOOTSTRAP_ROWS", 12)
     clips = feature_clips(4, 4, 8)
     capped = fed(lambda: M.FrechetMetric("fid", 8), clips)
-    assert capped.clip_ids() is None and len(capped._get("pred.rows")) == 0  # memory freed
+    assert len(capped._get("pred.rows")) == 0  # memory freed
+    with pytest.raises(NotImplementedError, match="16 feature rows a side, more than the 12 kept"):
+        capped.clip_ids()
     assert capped.compute() == fed(lambda: M.FrechetMetric("fid", 8), clips, with_ids=False).compute()
     small = fed(lambda: M.FrechetMetric("fid", 8), clips[:2])
     assert small.clip_ids() == ["c0", "c1"]
     assert small.merge(fed(lambda: M.FrechetMetric("fid", 8), clips[2:3], with_ids=False)).clip_ids() is None
     boot = bootstrap_states({"full/fid": capped}, [c for c, _, _ in clips], 10, 0)
-    assert boot.interval("full/fid", 1.0) is None and "do not keep each clip apart" in boot.notes["full/fid"]
+    assert boot.interval("full/fid", 1.0) is None and "more than the 12 kept" in boot.notes["full/fid"]
+    unlabelled = bootstrap_states({"full/fid": fed(lambda: M.FrechetMetric("fid", 8), clips[:2], with_ids=False)}, ["c0", "c1"], 10, 0)
+    assert "do not keep each clip apart" in unlabelled.notes["full/fid"]
 
 
 def test_draws_are_seeded_multisets_of_the_clips():
