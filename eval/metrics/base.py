@@ -13,8 +13,9 @@ once: ``counts[b, i]`` copies of clip ``clip_ids()[i]`` (a clip drawn twice coun
 drawn is left out), ``(B,)`` float64 arrays with NaN where an output is undefined on that multiset.
 ``resample`` on a row of ones gives :meth:`compute`'s value (to rounding). Families that do not
 implement it get no interval (``clip_ids`` returns None, or raises NotImplementedError saying why).
-Because the states merge exactly, the
-intervals of a merged run are those of one process.
+Because the states merge exactly, the intervals of a merged run are those of one process. A new
+family implements the two methods over what its states keep per clip (per-clip values, sums and
+counts, or feature rows with their clip ids, as eval/metrics/rows.py keeps them).
 """
 
 from __future__ import annotations
