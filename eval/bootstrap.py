@@ -112,6 +112,8 @@ def bootstrap_states(states: dict[str, M.Metric], clips: list[str], B: int, seed
             if unknown:
                 raise ValueError(f"{metric.name}: clip(s) {', '.join(unknown[:3])} are not among the evaluated clips")
             replicates = metric.resample(counts[:, [index[c] for c in ids]])
+            if set(replicates) != set(metric.directions):
+                raise ValueError(f"{metric.name}: resample gave {sorted(replicates)}, its outputs are {sorted(metric.directions)}")
         except (NotImplementedError, ValueError) as exc:
             boot.notes.update(dict.fromkeys(keys, str(exc)))
             continue

@@ -93,7 +93,7 @@ class SyncMetric(Metric):
     def resample(self, counts: np.ndarray) -> dict[str, np.ndarray]:
         scores = self.clip_scores().values()
         means = clip_mean(counts, [(s.confidence, s.min_dist, s.offset) for s in scores] or np.empty((0, 3)))
-        return {"sync_c": means[:, 0], "sync_d": means[:, 1], "av_offset": means[:, 2]}
+        return dict(zip(self.directions, means.T))  # sync_c, sync_d, av_offset, as compute()
 
     def diagnostics(self) -> dict[str, int]:
         return {"n_clips": len(self._get("clip")), "n_no_face": len(self._get("no_face"))}
