@@ -7,6 +7,7 @@
     mmgt-eval check --pred P --gt G                         # integrity pass only
     mmgt-eval ls                                            # metrics, extractors, weights
     mmgt-eval table results/eval/*                          # render results as a table
+    mmgt-eval compare RUN_A RUN_B                           # paired differences with intervals
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Optional
 import typer
 
 from eval.config import ALL_METRICS, DEFAULT_METRICS, EvalConfig
-from eval.preflight import check_options, check_paths, check_writable_folder, parse_shard
+from eval.preflight import check_input_folder, check_options, check_paths, check_writable_folder, parse_shard
 from eval.protocol import FVD_PROTOCOLS, Protocol
 from mmgt.cli.common import EXIT_INCOMPLETE, on_interrupt, run_cli
 from mmgt.errors import UsageError
@@ -49,13 +50,14 @@ def build_config(
     pred: Path, gt: Path, audio: Optional[Path], pred_keypoints: Optional[Path], metrics: str, regions: str,
     split: str, cache_dir: Path, weights_dir: Optional[Path], allow_untrained: bool, allow_missing: bool,
     gesture_encoder: Optional[Path], shard: str, device: str, batch_size: int, protocol: Protocol, progress: bool,
-    reuse_memory: bool,
+    reuse_memory: bool, bootstrap: int = DEFAULTS.bootstrap, bootstrap_seed: int = DEFAULTS.bootstrap_seed,
 ) -> EvalConfig:
     return EvalConfig(
         pred=pred, gt=gt, audio=audio, pred_keypoints=pred_keypoints, metrics=_metrics(metrics), regions=_csv(regions),
         protocol=protocol, split=split, cache_dir=cache_dir, weights_dir=weights_dir,
         allow_untrained=allow_untrained, allow_missing=allow_missing, gesture_encoder=gesture_encoder,
         shard=parse_shard(shard), device=device, batch_size=batch_size, progress=progress, reuse_memory=reuse_memory,
+        bootstrap=bootstrap, bootstrap_seed=bootstrap_seed,
     )
 
 
@@ -107,6 +109,9 @@ def main_command(
     progress: bool = typer.Option(True, help="Progress bars on stderr."),
     reuse_memory: bool = typer.Option(DEFAULTS.reuse_memory, help="Keep freed memory mapped for reuse (glibc): "
                                       "~20% faster network passes on CPU; the process's memory stays at its peak."),
+    bootstrap: int = typer.Option(DEFAULTS.bootstrap, help="Clip-bootstrap resamples for each metric's 95% interval "
+                                  "(0: no intervals); runs compared with `mmgt-eval compare` need the same B and seed."),
+    bootstrap_seed: int = typer.Option(DEFAULTS.bootstrap_seed, help="Seed of the clip bootstrap's draws."),
 ) -> None:
     """Evaluate --pred against --gt (when no subcommand is given)."""
     if ctx.invoked_subcommand is not None:
@@ -117,7 +122,7 @@ def main_command(
                         fvd_protocol=fvd_protocol)
     config = build_config(pred, gt, audio, pred_keypoints, metrics, regions, split, cache_dir, weights_dir,
                           allow_untrained, allow_missing, gesture_encoder, shard, device, batch_size, protocol, progress,
-                          reuse_memory)
+                          reuse_memory, bootstrap, bootstrap_seed)
     check_options(config, ALL_METRICS)
     sharded = config.shard[1] > 1
     check_paths(config, None if sharded else out)
@@ -214,6 +219,20 @@ def table(
     from eval.table import runs_table
 
     print(runs_table(runs, fmt))
+
+
+@app.command("compare")
+def compare_cmd(
+    run_a: Path = typer.Argument(..., help="Run directory A (results.json and bootstrap.npz)."),
+    run_b: Path = typer.Argument(..., help="Run directory B, scored on the same GT clips."),
+    fmt: str = typer.Option("github", help="tabulate format (github, latex, plain, ...)."),
+) -> None:
+    """Per metric: A - B, its paired clip-bootstrap 95% interval, and whether A is better, worse or tied."""
+    from eval.compare import compare_runs, differences_table
+
+    for path in (run_a, run_b):
+        check_input_folder(path, "RUN")
+    print(differences_table(compare_runs(run_a, run_b), fmt))
 
 
 @app.command()

@@ -18,6 +18,9 @@ HUMAN_METRICS = ("jitter", "beat_align", "hkc_mp", "csim_dlib")
 HUMAN_WEIGHTS_METRICS = ("hkc", "csim")  # DWPose / ArcFace ONNX: no random init, so only on request (--metrics)
 ALL_METRICS = FRAME_METRICS + VIDEO_METRICS + ("sync", "fgd") + LANDMARK_METRICS + HUMAN_METRICS + HUMAN_WEIGHTS_METRICS
 DEFAULT_METRICS = tuple(m for m in ALL_METRICS if m not in HUMAN_WEIGHTS_METRICS)
+# clip-bootstrap resamples: at 1000 the Monte-Carlo error of the 95% interval's endpoints is ~5% of
+# its half-width (docs/PROTOCOL.md, Uncertainty); 0 turns the intervals off
+BOOTSTRAP_B = 1000
 
 
 @dataclass
@@ -42,3 +45,5 @@ class EvalConfig:
     batch_size: int = 32
     progress: bool = True
     reuse_memory: bool = True  # keep freed memory mapped (mmgt.memory): ~20% faster forwards, RSS stays at its peak
+    bootstrap: int = BOOTSTRAP_B  # clip-bootstrap resamples for the intervals (eval/bootstrap.py); 0: none
+    bootstrap_seed: int = 0

@@ -411,13 +411,13 @@ class Evaluator:
             if name in FRAME_METRICS and f"{region}/{name}" in c:
                 metric.add_scores(c[f"{region}/{name}"], cid)
             elif name == "fid" and f"{region}/inception/pred" in c:
-                metric.update(pred=c[f"{region}/inception/pred"], gt=c[f"{region}/inception/gt"])
+                metric.update(pred=c[f"{region}/inception/pred"], gt=c[f"{region}/inception/gt"], clip_id=cid)
             elif name in ("fvd", "kvd") and f"{region}/i3d/pred" in c:
-                metric.update(pred=c[f"{region}/i3d/pred"], gt=c[f"{region}/i3d/gt"])
+                metric.update(pred=c[f"{region}/i3d/pred"], gt=c[f"{region}/i3d/gt"], clip_id=cid)
             elif name in ("sync", "sync_gt"):
                 metric.update(cid, c.get("sync/dists/" + ("gt" if name == "sync_gt" else "pred")) if not outcome.no_face else None)
             elif name in ("fgd", "div") and "gesture/pred" in c and "gesture/gt" in c:
-                metric.update(pred=c["gesture/pred"][None], gt=c["gesture/gt"][None])
+                metric.update(pred=c["gesture/pred"][None], gt=c["gesture/gt"][None], clip_id=cid)
             elif name in ("mouth_lmd", "lip_audio"):
                 extra = (c["landmarks/envelope"],) if name == "lip_audio" else ()
                 metric.update(cid, c["landmarks/facemesh/pred"], c["landmarks/facemesh/gt"], *extra)

@@ -19,6 +19,7 @@ def _config_from(meta: dict) -> EvalConfig:
         pred=Path(meta["inputs"]["pred"]), gt=Path(meta["inputs"]["gt"]), metrics=tuple(c["metrics"]),
         regions=tuple(c["regions"]), split=c["split"], protocol=Protocol(**meta["protocol"]),
         allow_untrained=c["allow_untrained"], batch_size=c["batch_size"], cache_dir=None, progress=False,
+        bootstrap=c["bootstrap"]["B"], bootstrap_seed=c["bootstrap"]["seed"],
     )
 
 

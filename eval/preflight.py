@@ -39,6 +39,8 @@ def check_options(config: EvalConfig, all_metrics: tuple[str, ...]) -> None:
         raise UsageError("--shard", f"need 0 <= i < N, got {i}/{n}")
     if config.batch_size < 1:
         raise UsageError("--batch-size", f"must be at least 1, got {config.batch_size}")
+    if config.bootstrap < 0:
+        raise UsageError("--bootstrap", f"must be 0 (no intervals) or more resamples, got {config.bootstrap}")
 
 
 def _names(option: str, given: tuple[str, ...], valid: tuple[str, ...]) -> None:

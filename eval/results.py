@@ -5,7 +5,8 @@
     {
       "schema_version": "1", "package": {"name", "version", "git": {"commit", "dirty"}},
       "created": ISO time, "protocol": {...every Protocol field...},
-      "config": {"metrics", "regions", "split", "shard", "allow_untrained", "batch_size", "reuse_memory"},
+      "config": {"metrics", "regions", "split", "shard", "allow_untrained", "batch_size", "reuse_memory",
+                 "bootstrap": {"B", "seed"}},
       "inputs": {"pred": dir, "gt": dir, "pred_files_sha256": h, "gt_files_sha256": h, "n_pairs": n},
       "clips": {"evaluated": [...], "missing": [...], "extra": [...], "failed": {id: reason},
                 "no_face": [...] (GT has no face), "no_face_pred": [...] (the prediction shows none),
@@ -14,11 +15,14 @@
                 "aspect_changed": [side, ...] (only when a side is not square)}},
                 "resampled": {id: {"fps", "frames", "variable_rate"}} (predictions retimed by --fps-resample)},
       "complete": bool (no missing or failed clip),
-      "metrics": {region: {metric: {"value", "n", "direction", "extractor", "weights", "untrained"}}},
+      "metrics": {region: {metric: {"value", "ci95": [lo, hi] or null (then "ci95_note": why), "n", "direction",
+                                    "extractor", "weights", "untrained"}}},
           (region "landmarks": this project's MediaPipe metrics, with their frame and detection counts;
           regions "face" and "lip" add n_no_face_pred, n_no_face_gt, n_no_face_pred_clips; "lip" holds GT's own
           sync_c_gt, sync_d_gt, av_offset_gt beside the prediction's; region "human": HKC/HKV, CSIM, beat
           alignment and jitter, with GT's own values as "*_gt")
+      "bootstrap": {"B", "seed", "unit": "clip", "n_clips", "level": 0.95, "interval": "percentile, centred on the value",
+                    "file": "bootstrap.npz"} (eval/bootstrap.py; added when the run is written),
       "warnings": [line, ...] (extra predictions not scored, aspect-ratio changes),
       "untrained_extractors": bool,
       "face_track": {"face_track": "per-video" | "gt", detector provenance...} (None without face or lip metrics),
@@ -30,7 +34,9 @@
     }
 
 ``per_clip.csv`` holds one row per clip and per-clip metric (region, metric, clip_id, value, untrained:
-True where the value comes from a random-init extractor).
+True where the value comes from a random-init extractor). ``bootstrap.npz`` holds the clip-bootstrap
+replicates of every output (``mmgt-eval compare`` pairs two runs' replicates). Files without
+``ci95``/``bootstrap`` (older runs) still load: the additions are backward compatible.
 """
 
 from __future__ import annotations

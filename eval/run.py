@@ -12,6 +12,7 @@ import numpy as np
 
 import eval.metrics as M
 from mmgt.weights import sha256_file as file_sha256
+from eval.bootstrap import add_intervals
 from eval.config import FRAME_METRICS, EvalConfig
 from eval.harness import ClipOutcome, Evaluator
 from eval.pairing import Pairing
@@ -89,7 +90,7 @@ def run_identity(config: EvalConfig) -> dict:
         "config": {
             "metrics": list(config.metrics), "regions": list(config.regions), "split": config.split,
             "shard": list(config.shard), "allow_untrained": config.allow_untrained, "batch_size": config.batch_size,
-            "reuse_memory": config.reuse_memory,
+            "reuse_memory": config.reuse_memory, "bootstrap": {"B": config.bootstrap, "seed": config.bootstrap_seed},
         },
         "inputs": {"pred": str(config.pred), "gt": str(config.gt)},
     }
@@ -228,8 +229,10 @@ def per_clip_rows(states: dict[str, M.Metric], results: dict) -> list[dict]:
 
 
 def write_run(results: dict, states: dict[str, M.Metric], out_root: Path, label: str = "eval") -> Path:
-    """A new results directory with ``results.json`` and ``per_clip.csv``."""
+    """A new results directory with ``results.json``, ``per_clip.csv`` and ``bootstrap.npz``: the intervals
+    (eval/bootstrap.py) are added to ``results`` here, from the final (merged) states."""
     run_dir = new_run_dir(out_root, label)
+    add_intervals(results, states).save(run_dir)
     write_json(run_dir / "results.json", results)
     with atomic_path(run_dir / "per_clip.csv") as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["region", "metric", "clip_id", "value", "untrained"], lineterminator="\n")

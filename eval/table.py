@@ -52,19 +52,28 @@ ARROW = {"lower": "↓", "higher": "↑", "none": ""}
 
 
 UNSCORED = "n/a"  # computed, but nothing could be scored (the entry's "error" says why)
+INTERVAL_NOTE = ("`v ± h`: the value and half the width of its 95% clip-bootstrap interval (the interval's "
+                 "endpoints, which need not be symmetric about v, are `ci95` in the runs' results.json).")
+
+
+def _number(v: float, like: float) -> str:
+    text = f"{v:.4f}" if abs(like) < 10 else f"{v:.2f}"
+    return text.lstrip("-") if float(text) == 0 else text  # -0.0000 from a numerically tiny negative distance
 
 
 def format_value(entry: dict | None) -> str:
-    """A metric value for a table cell; random-init extractor values carry the untrained mark; a metric
-    that ran but could score nothing reads ``n/a``; one not computed ``–``."""
+    """A metric value for a table cell, ``± h`` (half its interval's width) where it has an interval;
+    random-init extractor values carry the untrained mark; a metric that ran but could score nothing
+    reads ``n/a``; one not computed ``–``."""
     if entry is None:
         return "–"
     if entry.get("value") is None:
         return UNSCORED if entry.get("error") else "–"
     v = entry["value"]
-    text = f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
-    if float(text) == 0:
-        text = text.lstrip("-")  # -0.0000 from a numerically tiny negative distance
+    text = _number(v, v)
+    if entry.get("ci95"):
+        lo, hi = entry["ci95"]
+        text += f" ± {_number((hi - lo) / 2, v)}"
     return text + (UNTRAINED_MARK if entry.get("untrained") else "")
 
 
@@ -91,6 +100,8 @@ def results_summary(results: dict) -> str:
     text = tabulate(rows, headers=["region", "metric", "value", "extractor weights"], tablefmt="github", disable_numparse=True)
     if "landmarks" in results["metrics"]:
         text += "\n" + ADDED_NOTE.replace("* ", "landmarks: ", 1)
+    if any(e.get("ci95") for outs in results["metrics"].values() for e in outs.values()):
+        text += "\n" + INTERVAL_NOTE
     if results.get("untrained_extractors"):
         text += f"\n{UNTRAINED_MARK} computed with a random-init extractor: NOT a real metric value."
     if not results.get("complete", True):
@@ -105,7 +116,7 @@ def runs_table(paths: list[Path], fmt: str = "github") -> str:
     runs = [(Path(p), load_results(p)) for p in paths]
     headers = ["run"] + column_headers(runs[0][1] if runs else None)
     rows = [[p.name if p.is_dir() else p.parent.name] + row_cells(r) for p, r in runs]
-    text = tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True) + "\n\n" + ADDED_NOTE
+    text = tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True) + "\n\n" + ADDED_NOTE + "\n\n" + INTERVAL_NOTE
     if any(r.get("untrained_extractors") for _, r in runs):
         text += f"\n\n{UNTRAINED_MARK} computed with a random-init extractor: NOT a real metric value."
     return text

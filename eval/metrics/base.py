@@ -5,6 +5,17 @@ array that shards add together; a ``"cat"`` state is a growing array of rows tha
 concatenate. Everything a result depends on lives in these states, so a state saved by one
 process (``np.savez(path, **metric.state_dict())``) and merged into another gives the result of
 one run over all the data.
+
+Clip bootstrap contract (eval/bootstrap.py): a family whose states keep each clip's contribution
+apart implements :meth:`Metric.clip_ids` (the sorted clips its states hold) and
+:meth:`Metric.resample`, which recomputes the outputs on ``B`` resampled multisets of those clips at
+once: ``counts[b, i]`` copies of clip ``clip_ids()[i]`` (a clip drawn twice counts twice, one not
+drawn is left out), ``(B,)`` float64 arrays with NaN where an output is undefined on that multiset.
+``resample`` on a row of ones gives :meth:`compute`'s value (to rounding). Families that do not
+implement it get no interval (``clip_ids`` returns None, or raises NotImplementedError saying why).
+Because the states merge exactly, the intervals of a merged run are those of one process. A new
+family implements the two methods over what its states keep per clip (per-clip values, sums and
+counts, or feature rows with their clip ids, as eval/metrics/rows.py keeps them).
 """
 
 from __future__ import annotations
@@ -17,6 +28,20 @@ import numpy as np
 Direction = Literal["lower", "higher", "none"]  # "none": a reference value, not a score
 Reduce = Literal["sum", "cat"]
 CONFIG_PREFIX = "config."
+
+
+def clip_mean(counts: np.ndarray, values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Weighted means of per-clip ``values`` over ``(B, n)`` clip multisets: ``(B,)`` (or ``(B, k)`` for
+    ``(n, k)`` values). Each clip weighs ``counts * weights``; non-finite values and zero weights are left
+    out, as the families' :meth:`Metric.compute` leaves them out; NaN where nothing is left."""
+    values = np.asarray(values, dtype=np.float64)
+    weights = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
+    weights = weights.reshape(weights.shape + (1,) * (values.ndim - 1))
+    used = np.isfinite(values) & (weights > 0)
+    total = counts @ np.where(used, values * weights, 0.0)
+    mass = counts @ np.where(used, weights, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(mass > 0, total / np.where(mass > 0, mass, 1.0), np.nan)
 
 
 class Metric(ABC):
@@ -45,6 +70,16 @@ class Metric(ABC):
     def diagnostics(self) -> dict[str, int]:
         """Counts to record next to the outputs (samples, clips, capped frames)."""
         return {}
+
+    def clip_ids(self) -> list[str] | None:
+        """The clips the states hold (sorted) when :meth:`resample` can recompute the outputs on a multiset
+        of them; None when it cannot (the default, and e.g. features given without clip ids), or
+        NotImplementedError with the reason a user should read (e.g. too many feature rows kept)."""
+        return None
+
+    def resample(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        """Each output on ``B`` multisets of clips: ``counts`` is ``(B, len(clip_ids()))`` copies of each clip."""
+        raise NotImplementedError(f"{self.name}: no clip bootstrap for this metric family")
 
     def add_state(self, key: str, default: np.ndarray, reduce: Reduce) -> None:
         """Declare a state; ``default`` is its empty value (for ``"cat"``: zero rows)."""

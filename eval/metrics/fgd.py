@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from eval.metrics.base import Direction
+from eval.metrics.features import canonical_order
 from eval.metrics.frechet import FrechetMetric
 from eval.metrics.rows import FeatureRowsMetric
 
@@ -46,3 +47,12 @@ class DiversityMetric(FeatureRowsMetric):
 
     def compute(self) -> dict[str, float]:
         return {"div": diversity(self.rows("pred"), self.seed), "div_gt": diversity(self.rows("gt"), self.seed)}
+
+    def resample(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        """Div of each multiset: its rows repeated by their clip's count, in canonical order, then the seeded pairing."""
+        out = {}
+        for name, (rows, copies) in zip(("div", "div_gt"), self.row_counts(counts)):
+            values = [diversity(canonical_order(np.repeat(rows, c, axis=0)), self.seed) if c.sum() >= 2 else math.nan
+                      for c in copies.astype(np.int64)]
+            out[name] = np.array(values)
+        return out

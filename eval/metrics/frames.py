@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from eval.metrics.base import Direction, Metric
+from eval.metrics.base import Direction, Metric, clip_mean
 
 FrameBatch = np.ndarray | torch.Tensor  # (n, H, W, 3) RGB: uint8 0..255 or float in [0, 1]
 ClipIds = str | Sequence[str]
@@ -98,6 +98,13 @@ class PerFrameMetric(Metric):
         if not means:
             raise ValueError(f"{self.name}: no frames were given")
         return {self.name: math.fsum(means[clip] for clip in sorted(means)) / len(means)}
+
+    def clip_ids(self) -> list[str]:
+        return sorted(self.clip_means())
+
+    def resample(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        means = self.clip_means()
+        return {self.name: clip_mean(counts, [means[clip] for clip in sorted(means)])}
 
     def diagnostics(self) -> dict[str, int]:
         return {"n_clips": len(np.unique(self._get("clip"))), "n_frames": len(self._get("score"))}

@@ -36,7 +36,7 @@ from typing import ClassVar
 import numpy as np
 
 from eval.extractors.mediapipe_landmarks import LEFT_HAND, POSE_POINTS, RIGHT_HAND
-from eval.metrics.base import Direction, Metric
+from eval.metrics.base import Direction, Metric, clip_mean
 from mmgt.lip_audio import pearson
 from mmgt.pose.mediapipe_holistic import COCO_BODY_FROM_POSE
 
@@ -122,6 +122,14 @@ class ClipRowsMetric(Metric):
             raise ValueError(f"{self.name}: no clip could be scored")
         return math.fsum(v * w for v, w in pairs) / total
 
+    def clip_ids(self) -> list[str]:
+        return list(self.column(self.columns[0]))
+
+    def resampled_mean(self, counts: np.ndarray, name: str, weights: dict[str, float] | None = None) -> np.ndarray:
+        """:meth:`mean` (or with ``weights``, :meth:`pooled_mean`) on each of the ``(B, n)`` clip multisets."""
+        column = self.column(name)
+        return clip_mean(counts, list(column.values()), None if weights is None else [weights[c] for c in column])
+
     def diagnostics(self) -> dict[str, int]:
         rows = self._get("row")
         counts = {c: int(rows[:, j].sum()) for j, c in enumerate(self.columns) if c.startswith("n_")}
@@ -152,6 +160,9 @@ class MouthLMDMetric(ClipRowsMetric):
 
     def compute(self) -> dict[str, float]:
         return {"mouth_lmd": self.pooled_mean("mouth_lmd", self.column("n_scored"))}
+
+    def resample(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        return {"mouth_lmd": self.resampled_mean(counts, "mouth_lmd", self.column("n_scored"))}
 
 
 class LipAudioMetric(ClipRowsMetric):
@@ -188,6 +199,9 @@ class LipAudioMetric(ClipRowsMetric):
     def compute(self) -> dict[str, float]:
         return {"lip_audio_corr": self.mean("corr"), "lip_audio_corr_gt": self.mean("corr_gt")}
 
+    def resample(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        return {"lip_audio_corr": self.resampled_mean(counts, "corr"), "lip_audio_corr_gt": self.resampled_mean(counts, "corr_gt")}
+
 
 class PoseErrorMetric(ClipRowsMetric):
     """``update(clip_id, pred, gt)`` with both sides' ``(T, 75, 3)`` holistic points."""
@@ -219,6 +233,13 @@ class PoseErrorMetric(ClipRowsMetric):
     def clip_values(self) -> dict[str, dict[str, float]]:
         return {"pose_err": self.column("error"), "pck": self.column("pck")}
 
-    def compute(self) -> dict[str, float]:
+    def scored_points(self) -> dict[str, float]:
+        """Each clip's count of points the error is pooled over (GT's points the prediction has)."""
         points, missed = self.column("n_points"), self.column("n_missed")
-        return {"pose_err": self.pooled_mean("error", {c: points[c] - missed[c] for c in points}), "pck": self.mean("pck")}
+        return {c: points[c] - missed[c] for c in points}
+
+    def compute(self) -> dict[str, float]:
+        return {"pose_err": self.pooled_mean("error", self.scored_points()), "pck": self.mean("pck")}
+
+    def resample(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        return {"pose_err": self.resampled_mean(counts, "error", self.scored_points()), "pck": self.resampled_mean(counts, "pck")}

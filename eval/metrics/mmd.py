@@ -4,6 +4,9 @@
 ``MMD^2 = sum_{i!=j} k(x_i, x_j) / (m(m-1)) + sum_{i!=j} k(y_i, y_j) / (n(n-1)) - 2 sum k(x_i, y_j) / (mn)``.
 No subsets, no x1000 scaling. Kernel sums run over fixed blocks of the canonically ordered rows
 and are added with ``math.fsum``, so the value does not depend on row order or batch sizes.
+
+The clip bootstrap sums the kernel over each pair of clips once (``clips x clips`` matrices); a
+multiset of clips then needs only quadratic forms of its counts.
 """
 
 from __future__ import annotations
@@ -55,6 +58,38 @@ def polynomial_mmd(x: np.ndarray, y: np.ndarray) -> float:
     return within_x + within_y - 2.0 * _kernel_sum(x, y) / (m * n)
 
 
+def clip_kernel_sums(a: np.ndarray, clips_a: np.ndarray, b: np.ndarray, clips_b: np.ndarray, n: int) -> np.ndarray:
+    """``(n, n)``: the sum of ``k(a_i, b_j)`` over the rows of each pair of clips (``clips_*``: each row's clip index)."""
+    one_hot = np.eye(n)
+    sums = np.zeros((n, n))
+    for i in range(0, len(a), BLOCK):
+        for j in range(0, len(b), BLOCK):
+            block = _kernel(a[i : i + BLOCK], b[j : j + BLOCK])
+            sums += one_hot[clips_a[i : i + BLOCK]].T @ block @ one_hot[clips_b[j : j + BLOCK]]
+    return sums
+
+
+def resampled_mmd(x: np.ndarray, clips_x: np.ndarray, y: np.ndarray, clips_y: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """:func:`polynomial_mmd` on ``(B, n)`` multisets of clips; rows of a clip drawn twice are distinct samples
+    (their pairs count in the within-set sums, a row with itself does not). NaN under 2 rows a side."""
+    n = counts.shape[1]
+
+    def quadratic(a, ca, b, cb):
+        return ((counts @ clip_kernel_sums(a, ca, b, cb, n)) * counts).sum(axis=1)
+
+    def within(a, ca):
+        """Sum over ordered pairs of distinct samples, and the number of samples."""
+        diagonal = ((a * a).sum(axis=1) / a.shape[1] + 1.0) ** 3  # k(a_i, a_i)
+        return quadratic(a, ca, a, ca) - counts @ np.bincount(ca, weights=diagonal, minlength=n), counts @ np.bincount(ca, minlength=n)
+
+    wx, m = within(x, clips_x)
+    wy, k = within(y, clips_y)
+    cross = quadratic(x, clips_x, y, clips_y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = wx / (m * (m - 1)) + wy / (k * (k - 1)) - 2.0 * cross / (m * k)
+    return np.where((m >= 2) & (k >= 2), value, np.nan)
+
+
 class PolynomialMMDMetric(FeatureRowsMetric):
     """KVD on I3D logits of 16-frame windows (``update(pred=..., gt=...)`` with ``(n, dim)`` rows)."""
 
@@ -67,3 +102,9 @@ class PolynomialMMDMetric(FeatureRowsMetric):
 
     def compute(self) -> dict[str, float]:
         return {self.name: polynomial_mmd(self.rows("pred"), self.rows("gt"))}
+
+    def resample(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        index = {clip: i for i, clip in enumerate(self.clip_ids())}
+        (x, cx), (y, cy) = (self.clip_rows(side) for side in self.SIDES)
+        positions = [np.array([index[str(c)] for c in clips], dtype=np.int64) for clips in (cx, cy)]
+        return {self.name: resampled_mmd(x, positions[0], y, positions[1], counts.astype(np.float64))}

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from eval.metrics.base import Direction, Metric
+from eval.metrics.base import Direction, Metric, clip_mean
 
 VSHIFT = 15
 
@@ -92,6 +92,14 @@ class SyncMetric(Metric):
             "sync_d" + self.suffix: math.fsum(s.min_dist for s in scores) / len(scores),
             "av_offset" + self.suffix: math.fsum(s.offset for s in scores) / len(scores),
         }
+
+    def clip_ids(self) -> list[str]:
+        return list(self.clip_scores())
+
+    def resample(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        scores = self.clip_scores().values()
+        means = clip_mean(counts, [(s.confidence, s.min_dist, s.offset) for s in scores] or np.empty((0, 3)))
+        return dict(zip(self.directions, means.T))  # sync_c, sync_d, av_offset, as compute()
 
     def diagnostics(self) -> dict[str, int]:
         return {"n_clips": len(self._get("clip")), "n_no_face": len(self._get("no_face"))}

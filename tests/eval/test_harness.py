@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from eval.bootstrap import add_intervals
 from eval.cli import app
 from eval.config import EvalConfig
 from eval.harness import Evaluator
@@ -146,7 +147,8 @@ def fid_shards(tiny_split, method_outputs, tmp_path_factory):
     shards = cold_shards(cfg, 2, tmp)
     for i in range(2):
         shutil.copytree(tmp / f"cache-{i}", cfg.cache_dir, dirs_exist_ok=True)
-    whole, _, _ = evaluate(cfg)
+    whole, whole_states, _ = evaluate(cfg)
+    add_intervals(whole, whole_states)
     return whole, shards
 
 
@@ -166,6 +168,8 @@ def test_fid_shards_merge_exactly(fid_shards, tmp_path):
     assert value(merged, "full", "fid") == pytest.approx(value(whole, "full", "fid"), rel=1e-9, abs=1e-9)
     assert value(merged, "full", "psnr") == value(whole, "full", "psnr")
     assert merged["extractors"] == whole["extractors"]
+    for metric in ("fid", "psnr"):  # the bootstrap of the merged states is the single process's
+        assert merged["metrics"]["full"][metric]["ci95"] == pytest.approx(whole["metrics"]["full"][metric]["ci95"], rel=1e-9)
 
 
 def test_merge_keeps_the_shards_random_init_marks(fid_shards, tmp_path):

@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
+from eval.bootstrap import Bootstrap
+from eval.table import TABLE_COLUMNS, format_value
 from mmgt.errors import DataError
 from mmgt.experiments import stage1_report as R
 from mmgt.experiments.tables import DEFAULT_METHODS, PAPER_ROWS, TableConfig, ordering, paper_rows, paper_values, render, reproduce
@@ -56,21 +59,57 @@ def test_paper_rows_map_to_registered_rows_and_sync_columns_are_unswapped():
 
 
 def run_with(values: dict[tuple[str, str], float], untrained: bool = False) -> dict:
-    return {"metrics": {region: {out: {"value": v, "direction": "higher" if out == "psnr" else "lower", "untrained": untrained}}
-                        for (region, out), v in values.items()}}
+    metrics: dict[str, dict] = {}
+    for (region, out), v in values.items():
+        metrics.setdefault(region, {})[out] = {"value": v, "direction": "higher" if out == "psnr" else "lower", "untrained": untrained}
+    return {"metrics": metrics}
 
 
-def test_ordering_says_per_column_whether_the_paper_ranking_reproduces():
+def boot_with(values: dict[tuple[str, str], float], spread: float) -> Bootstrap:
+    """Replicates around each value: the same draws (one seed) for every row, as runs on the same clips have."""
+    noise = np.random.default_rng(0).standard_normal(1000)
+    return Bootstrap(1000, 0, ("a", "b"), {f"{r}/{o}": v + spread * noise for (r, o), v in values.items()})
+
+
+def test_ordering_answers_reproduces_contradicts_or_not_resolved_from_paired_comparisons():
     # paper, Table II: MMGT beats AnimateAnyone on face FID (2.96 < 3.11) and video PSNR (32.62 > 32.51)
-    runs = {"animate-anyone": run_with({("face", "fid"): 5.0, ("full", "psnr"): 20.0}),
-            "mmgt-gt-pose": run_with({("face", "fid"): 4.0, ("full", "psnr"): 19.0}),
-            "still": run_with({("face", "fid"): 1.0, ("full", "psnr"): 99.0})}  # not a paper row: ignored
-    rows = {r[0]: r[1:] for r in ordering("table2", runs)}
-    assert rows["face FID"] == ["mmgt-gt-pose > animate-anyone", "mmgt-gt-pose > animate-anyone", "yes"]
-    assert rows["video PSNR"] == ["mmgt-gt-pose > animate-anyone", "animate-anyone > mmgt-gt-pose", "no"]
-    assert set(rows) == {"face FID", "video PSNR"}
+    values = {"animate-anyone": {("face", "fid"): 5.0, ("full", "psnr"): 20.0, ("face", "psnr"): 30.0},
+              "mmgt-gt-pose": {("face", "fid"): 4.0, ("full", "psnr"): 19.0, ("face", "psnr"): 30.001},
+              "still": {("face", "fid"): 1.0, ("full", "psnr"): 99.0}}  # not a paper row: ignored
+    runs = {m: run_with(v) for m, v in values.items()}
+    boots = {m: boot_with(v, 0.1) for m, v in values.items()}  # paired: the 0.001 gap of face PSNR is resolved too
+    rows = {r[0]: r[1:] for r in ordering("table2", runs, boots)}
+    assert rows["face FID"] == ["mmgt-gt-pose > animate-anyone", "mmgt-gt-pose > animate-anyone", "reproduces",
+                                "mmgt-gt-pose - animate-anyone: [-1, -1]"]  # same draws: the noise cancels
+    assert rows["video PSNR"][1:3] == ["animate-anyone > mmgt-gt-pose", "contradicts: animate-anyone > mmgt-gt-pose"]
+    assert rows["face PSNR"][2] == "reproduces"
+    unpaired = dict(boots, **{"mmgt-gt-pose": Bootstrap(1000, 0, ("a", "b"), {"face/fid": 4.0 + 0.3 * np.random.default_rng(1).standard_normal(1000)})})
+    rows = {r[0]: r[1:] for r in ordering("table2", runs, unpaired)}  # independent noise: a 1.0 gap against ~0.4 spread
+    assert rows["face FID"][2] == "reproduces"
+    unpaired["mmgt-gt-pose"].replicates["face/fid"] = 4.0 + 3.0 * np.random.default_rng(1).standard_normal(1000)
+    rows = {r[0]: r[1:] for r in ordering("table2", runs, unpaired)}
+    assert rows["face FID"][2] == "not resolved: mmgt-gt-pose = animate-anyone"
+    assert rows["face PSNR"][2:] == ["not resolved: mmgt-gt-pose ? animate-anyone (no interval)", "–"]
+    assert set(rows) == {"face FID", "video PSNR", "face PSNR"}
     runs["animate-anyone"] = run_with({("face", "fid"): 5.0}, untrained=True)
-    assert ordering("table2", runs)[0][3].startswith("yes †")
+    assert ordering("table2", runs, boots)[0][3].startswith("reproduces †")
+    assert ordering("table2", runs)[0][3] == "not resolved: mmgt-gt-pose ? animate-anyone (no interval) †"  # no replicates
+
+
+def test_values_show_their_interval_and_close_calls_are_marked():
+    from mmgt.experiments.tables import CLOSE_MARK, close_calls, seed_spread
+
+    runs = {"a": run_with({("face", "fid"): 5.0}), "b": run_with({("face", "fid"): 5.5}), "c": run_with({("face", "fid"): 9.0})}
+    runs["a"]["metrics"]["face"]["fid"]["ci95"] = [4.0, 6.2]  # wider (2.2) than the gap to b (0.5)
+    runs["b"]["metrics"]["face"]["fid"]["ci95"] = [5.3, 5.7]
+    runs["c"]["metrics"]["face"]["fid"]["ci95"] = [8.0, 10.0]
+    assert close_calls(runs) == {("a", "face", "fid")}
+    assert format_value(runs["a"]["metrics"]["face"]["fid"]) == "5.0000 ± 1.1000"
+    assert format_value({"value": 175.08, "ci95": [168.9, 181.3]}) == "175.08 ± 6.20"
+    samples = {"m": [run_with({("face", "fid"): v}) for v in (1.0, 2.0, 3.0)], "gt": [runs["a"]]}
+    (row,) = seed_spread(samples)
+    assert row[0] == "m (3 seeds)" and row[1 + [c[3] for c in TABLE_COLUMNS].index("fid")] == "1"
+    assert CLOSE_MARK == "≈"
 
 
 def test_stage1_report_rows_go_through_the_harness(tiny_split, tmp_path):
