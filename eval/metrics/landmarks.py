@@ -30,6 +30,7 @@ single run exactly.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import ClassVar
 
@@ -124,6 +125,24 @@ class ClipRowsMetric(Metric):
 
     def clip_ids(self) -> list[str]:
         return list(self.column(self.columns[0]))
+
+    def resample(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        """Any family whose outputs are a function of its per-clip rows: :meth:`compute` on each multiset (the
+        rows repeated as drawn, the copies' ids told apart); families with a closed form override it."""
+        order = np.argsort(self._get("clip"), kind="stable")
+        clips, rows = self._get("clip")[order], self._get("row")[order]
+        out = {name: np.full(len(counts), np.nan) for name in self.directions}
+        twin = copy.copy(self)
+        for b, drawn in enumerate(counts.astype(int)):
+            twin._state = {**self._state, "clip": [np.array([f"{c}#{k}" for c, n in zip(clips, drawn) for k in range(n)])],
+                           "row": [np.repeat(rows, drawn, axis=0)]}
+            try:
+                values = twin.compute()
+            except ValueError:  # nothing scorable in this multiset
+                continue
+            for name, value in values.items():
+                out[name][b] = value
+        return out
 
     def resampled_mean(self, counts: np.ndarray, name: str, weights: dict[str, float] | None = None) -> np.ndarray:
         """:meth:`mean` (or with ``weights``, :meth:`pooled_mean`) on each of the ``(B, n)`` clip multisets."""

@@ -244,3 +244,19 @@ def test_cli_bootstrap_option_sets_b_and_refuses_negative(tiny_split, method_out
     off = CliRunner().invoke(app, args + ["--bootstrap", "0"])
     entry = json.loads(off.stdout[off.stdout.index("{"):])["metrics"]["face"]["psnr"]
     assert entry["ci95"] is None and "bootstrap off" in entry["ci95_note"]
+
+
+def test_per_clip_row_families_resample_by_recomputing_on_the_drawn_rows():
+    """The generic bootstrap of a family whose value is a function of its per-clip rows (the half-body metrics)
+    equals a closed-form resample (mouth LMD's pooled mean) and, on a row of ones, its own value."""
+    from eval.metrics.landmarks import ClipRowsMetric, MouthLMDMetric
+
+    rng = np.random.default_rng(0)
+    metric = MouthLMDMetric()
+    for clip in "abc":
+        gt = rng.uniform(0, 100, (10, 468, 2))
+        metric.update(clip, gt + rng.normal(0, 1, gt.shape), gt)
+    counts = np.array([[1, 1, 1], [2, 0, 1], [0, 0, 3], [0, 0, 0]])
+    generic = ClipRowsMetric.resample(metric, counts)["mouth_lmd"]
+    np.testing.assert_allclose(generic[:3], metric.resample(counts)["mouth_lmd"][:3], rtol=1e-12)
+    assert generic[0] == pytest.approx(metric.compute()["mouth_lmd"], rel=1e-12) and np.isnan(generic[3])
