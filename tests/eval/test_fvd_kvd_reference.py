@@ -1,10 +1,13 @@
-"""FVD and KVD of a run re-stated apart from the harness: seeded I3D weights saved in the real file layout,
+"""FVD and KVD of a run (the ``windows`` FVD protocol) re-stated apart from the harness: seeded I3D weights saved in the real file layout,
 features computed here (TATS preprocessing written out, the network unfolded, windows sliced by hand),
 the Frechet distance through scipy's ``sqrtm`` (pytorch-fid's form) and the unbiased polynomial MMD
 written as its three sums. One clip of two 16-frame windows keeps it to seconds; its degraded copy must
 score worse than an identical one."""
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -15,7 +18,9 @@ import torch.nn.functional as F
 from eval.config import EvalConfig
 from eval.extractors.base import seeded, variance_preserving
 from eval.extractors.i3d_net import InceptionI3d
+from eval.protocol import Protocol
 from eval.run import evaluate
+from mmgt import weights as W
 from mmgt.data.layout import Split
 from mmgt.video_io import read_video, write_video
 
@@ -23,13 +28,17 @@ WINDOW, WINDOWS = 16, 2
 
 
 @pytest.fixture(scope="module")
-def i3d_weights(tmp_path_factory) -> tuple[torch.nn.Module, object]:
-    """A seeded I3D in eval mode, and the weights folder holding it as ``i3d_pretrained_400.pt``."""
+def i3d_weights(tmp_path_factory) -> Iterator[tuple[torch.nn.Module, object]]:
+    """A seeded I3D in eval mode, and the weights folder holding it as ``i3d_pretrained_400.pt`` (the manifest
+    trusts this file's sha256 while the module's runs use it)."""
     folder = tmp_path_factory.mktemp("i3d_weights")
     with seeded(11):
         net = variance_preserving(InceptionI3d()).eval()
-    torch.save(net.state_dict(), folder / "i3d_pretrained_400.pt")
-    return net, folder
+    path = folder / W.MANIFEST["i3d-400"].filename
+    torch.save(net.state_dict(), path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(W.MANIFEST, "i3d-400", dataclasses.replace(W.MANIFEST["i3d-400"], digest=W.Digest("sha256", W.sha256_file(path))))
+        yield net, folder
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +82,8 @@ def mmd_polynomial(x: np.ndarray, y: np.ndarray) -> float:
 def runs(videos, i3d_weights, tmp_path_factory) -> dict[str, dict]:
     cache = tmp_path_factory.mktemp("fvd_cache")
     return {name: evaluate(EvalConfig(pred=videos[name], gt=videos["gt"], metrics=("fvd", "kvd"), regions=("full",),
-                                      weights_dir=i3d_weights[1], cache_dir=cache, progress=False))[0]["metrics"]["full"]
+                                      protocol=Protocol(fvd_protocol="windows"), weights_dir=i3d_weights[1],
+                                      cache_dir=cache, progress=False))[0]["metrics"]["full"]
             for name in ("same", "noisy")}  # metric -> {"value", "n_pred", ...}
 
 

@@ -41,8 +41,10 @@ def test_speedups_and_report_against_both_reference_runs():
     assert ref == {"seconds": 320.0, "per_tool": {"pytorch-fid": 300.0, "skimage": 20.0},
                    "pytorch_fid_gt_side_seconds": 120.0, "seconds_with_gt_stats_saved": 200.0}
     assert bench.speedups(ref, cold=160.0, gt_cached=100.0) == {"cold": 2.0, "gt_cached": 3.2, "gt_cached_vs_gt_stats_saved": 2.0}
-    suite = {"seconds": 160.0, "wall_over_forward": 1.1}
-    report = {"package": {"git": {"commit": "abc123", "dirty": False}}, "clips": 8, "threads": 2, "suite": {"all_metrics": suite, "reference_metrics": suite,
+    suite = {"seconds": 160.0, "wall_over_forward": 1.1, "forward_seconds": {"facemesh": 6.0}}
+    gt_track = {"seconds": 150.0, "per_video_track_overhead": 160.0 / 150.0 - 1}
+    report = {"package": {"git": {"commit": "abc123", "dirty": False}}, "clips": 8, "threads": 2,
+              "suite": {"all_metrics": suite, "all_metrics_gt_face_track": gt_track, "reference_metrics": suite,
                                                   "reference_metrics_gt_cached": {"seconds": 100.0},
                                                   "human_metrics": {"seconds": 40.0, "forward_seconds": {"holistic": 21.0}}},
               "reference_tools": {"default allocator": ref}, "speedup": {"default allocator": bench.speedups(ref, 160.0, 100.0)},
@@ -54,6 +56,7 @@ def test_speedups_and_report_against_both_reference_runs():
     text = bench.render(report, Path("data/synth"))
     assert "**2.00x** cold; **3.20x** with our GT features cached" in text
     assert "Ceilings (below): 4.00x, 6.40x, 4.00x." in text and "random-init networks" in text
+    assert "Per-video face tracks (the default) cost +6.7% of an all-metrics run" in text and "is 6.0 s" in text
     assert "The half-body metrics add 40.0 s to an all-metrics run of these 8 clips (s per model: holistic 21.0;" in text
     assert "| full/lpips† | 0.1 |" in text and "| full/fid | 1.0 |" in text  # random-init values are marked
 
