@@ -11,16 +11,13 @@ from typing import Callable
 
 import numpy as np
 
+from mmgt.errors import CorruptCacheEntryWarning
 from mmgt.video_io import atomic_path
 
 
 def cache_key(**parts) -> str:
     """A stable hash of JSON-serialisable ``parts`` (extractor, weights hash, preprocessing, input hash, protocol)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-class CorruptCacheEntryWarning(UserWarning):
-    """A cache entry could not be read; it was removed and is recomputed."""
 
 
 class CorruptEntry(Exception):

@@ -35,3 +35,7 @@ class UsageError(MMGTError):
     def __init__(self, option: str, problem: str):
         self.option, self.problem = option, problem
         super().__init__(f"{option}: {problem}")
+
+
+class CorruptCacheEntryWarning(UserWarning):
+    """A cache entry could not be read; it was removed and is recomputed."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmgt.errors import WeightsMissingError
+from mmgt.errors import CorruptCacheEntryWarning, WeightsMissingError
 from mmgt.features.audio import AudioFeatureConfig, AudioFeaturizer
 from mmgt.features.cache import FeatureCache
 from mmgt.features.librosa_baseline import baseline_features
@@ -70,6 +70,22 @@ def test_cache_hits_and_invalidates_on_new_content(tmp_path):
     assert len(calls) == 3
     files = sorted((tmp_path / "cache" / "baseline").iterdir())
     assert len(files) == 3 and all(f.name.startswith("clip_a-audio-") for f in files)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "flipped"])
+def test_an_unreadable_cached_feature_is_a_miss_with_one_warning(tmp_path, damage):
+    wav_path = write_audio(tmp_path / "clip_a" / "audio.wav", burst_at(0.5, 1.0))
+    cache, calls = FeatureCache(tmp_path / "cache"), []
+    compute = lambda: calls.append(1) or np.arange(6, dtype=np.float32).reshape(3, 2)  # noqa: E731
+    cache.get_or_compute("baseline", wav_path, {}, compute)
+    path = cache.path("baseline", wav_path, {})
+    data = bytearray(path.read_bytes())
+    if damage == "flipped":  # the header's shape field
+        data[data.index(b"(3, 2)") + 1] = ord("9")
+    path.write_bytes(b"" if damage == "empty" else bytes(data[: len(data) - 5] if damage == "truncated" else data))
+    with pytest.warns(CorruptCacheEntryWarning, match="recomputed"):
+        again = cache.get_or_compute("baseline", wav_path, {}, compute)
+    assert len(calls) == 2 and np.array_equal(again, compute()) and np.array_equal(np.load(path), again)
 
 
 def test_featurizer_caches_baseline_features(tmp_path):
