@@ -9,7 +9,7 @@ paths only) to read a table run in a browser.
     media/<clip>/     speech.webm and <row>.webm (+ <row>.pose.webm, <row>.mask.webm for two-stage rows)
     runs/<row>.json   each row's results file
 
-Inputs: ``results/<table>/runs/<row>.json`` (rows; extra sampling seeds ``<row>-seed<s>.json`` left out),
+Inputs: ``results/<table>/runs/<row>.json`` (the rows; extra sampling seeds left out),
 ``runs/<row>.per_clip.csv`` (the per-clip values, copied there by :func:`mmgt.experiments.tables.measure`;
 results.json holds only the pooled values), and the videos each results file names (``inputs.pred``, the
 split ``inputs.gt`` for the speech), resolved against ``base`` when relative (the reproduce run's folder).
@@ -18,7 +18,6 @@ split ``inputs.gt`` for the speech), resolved against ``base`` when relative (th
 from __future__ import annotations
 
 import html
-import re
 import shutil
 from dataclasses import dataclass
 from importlib.resources import files
@@ -29,14 +28,13 @@ import pandas as pd
 from eval.results import PER_CLIP_FILE, UNTRAINED_MARK, load_results
 from eval.table import ADDED_NOTE, INTERVAL_NOTE, TABLE_COLUMNS, column_headers, format_value
 from mmgt.data.layout import VIDEO, Split
-from mmgt.errors import DataError
 from mmgt.experiments.report_media import PREVIEW_BITRATE, PREVIEW_SIZE, SPEECH_BITRATE, encode_preview, encode_speech, pose_views
 from mmgt.experiments.report_plots import metric_plots
+from mmgt.experiments.reproduction import table_runs
 from mmgt.experiments.tables import CLOSE_MARK, CLOSE_NOTE, DEFAULT_METHODS, TABLES, close_calls, face_track_note, paper_cells, paper_rows
 from mmgt.video_io import SAMPLE_RATE, probe, read_video
 
 INDEX = "index.html"
-SEED_ROW = re.compile(r"-seed\d+$")
 NOT_RANKED = ("gt",)  # the upper bound: left out of "best per column"
 
 
@@ -56,12 +54,11 @@ class ReportConfig:
 
 
 def load_rows(results_dir: Path) -> dict[str, dict]:
-    """``{row: results}`` of a table folder, in the table's row order (others after, by name)."""
-    paths = {p.stem: p for p in sorted((results_dir / "runs").glob("*.json")) if not SEED_ROW.search(p.stem)}
-    if not paths:
-        raise DataError(results_dir / "runs", "no row results (<row>.json) found: run `mmgt reproduce` first")
-    order = [m for m in DEFAULT_METHODS.get(results_dir.name, ()) if m in paths] + [m for m in paths if m not in DEFAULT_METHODS.get(results_dir.name, ())]
-    return {m: load_results(paths[m]) for m in order}
+    """``{row: results}`` of a table folder (:func:`~mmgt.experiments.reproduction.table_runs`), in the table's
+    row order (others after, by name)."""
+    runs = table_runs(results_dir)
+    first = [m for m in DEFAULT_METHODS.get(results_dir.name, ()) if m in runs]
+    return {m: runs[m] for m in first + [m for m in runs if m not in first]}
 
 
 def load_per_clip(results_dir: Path, rows: list[str]) -> pd.DataFrame:
