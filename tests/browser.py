@@ -44,7 +44,8 @@ class Browser:
             time.sleep(0.1)
         port = port_file.read_text().split()[0]
         pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
-        self.ws = websocket.create_connection(next(p for p in pages if p["type"] == "page")["webSocketDebuggerUrl"], timeout=timeout)
+        self.ws = websocket.create_connection(next(p for p in pages if p["type"] == "page")["webSocketDebuggerUrl"], timeout=timeout,
+                                              suppress_origin=True)
         self.next_id, self.events, self.errors = 0, [], []
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable")

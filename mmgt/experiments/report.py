@@ -18,6 +18,7 @@ split ``inputs.gt`` for the speech), resolved against ``base`` when relative (th
 from __future__ import annotations
 
 import html
+from urllib.parse import quote
 import shutil
 from dataclasses import dataclass
 from importlib.resources import files
@@ -134,13 +135,13 @@ def clip_section(cfg: ReportConfig, clip_id: str, runs: dict[str, dict]) -> str:
             encode_preview(video, folder / f"{m}{suffix}.webm", fps, cfg.size, cfg.bitrate)
             views |= bool(suffix)
             figure = '<figure class="view">' if suffix else "<figure>"
-            figures.append(f'{figure}<video src="media/{clip_id}/{m}{suffix}.webm" muted '
+            figures.append(f'{figure}<video src="{quote(f"media/{clip_id}/{m}{suffix}.webm")}" muted '
                            f'preload="auto" playsinline></video><figcaption>{html.escape(m + suffix.replace(".", " "))}</figcaption></figure>')
     clip = Split(resolve(cfg.base, next(iter(runs.values()))["inputs"]["gt"])).clip(clip_id)
     encode_speech(clip.audio(SAMPLE_RATE), SAMPLE_RATE, folder / "speech.webm")
     toggle = ('<label><input type="checkbox" class="views"> pose and motion-mask (face + hands) videos of two-stage rows</label>'
               if views else "")
-    return (f'<section class="clip"><h3>{html.escape(clip_id)}</h3><audio src="media/{clip_id}/speech.webm" preload="auto"></audio>'
+    return (f'<section class="clip"><h3>{html.escape(clip_id)}</h3><audio src="{quote(f"media/{clip_id}/speech.webm")}" preload="auto"></audio>'
             f'<div class="controls"><button class="play">play</button><input class="scrub" type="range" min="0" '
             f'max="{duration:.3f}" step="0.01" value="0"><span class="time">0.00 s</span>{toggle}</div>'
             f'<div class="grid">{"".join(figures)}</div></section>')
@@ -165,7 +166,7 @@ def provenance_html(cfg: ReportConfig, runs: dict[str, dict]) -> str:
         rows.append(f'<tr><td>{html.escape(m)}</td><td>{html.escape(git.get("commit") or "?")}{" (dirty)" if git.get("dirty") else ""}</td>'
                     f'<td>{html.escape(res.get("created", "?"))}</td><td>{html.escape(machine)}</td>'
                     f'<td>{html.escape(res.get("method", {}).get("description", ""))}</td>'
-                    f'<td><a href="runs/{html.escape(m)}.json">results.json</a></td></tr>')
+                    f'<td><a href="{quote(f"runs/{m}.json")}">results.json</a></td></tr>')
     listing = "".join(f"<dt>{k}</dt><dd>{v if k == 'media' else html.escape(v)}</dd>" for k, v in items)
     return (f'<dl class="provenance">{listing}</dl><table><thead><tr><th>row</th><th>commit</th><th>created</th><th>machine</th>'
             f'<th>method</th><th>results</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')

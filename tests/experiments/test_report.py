@@ -101,10 +101,11 @@ def test_report_in_headless_chromium(report, table_run, tmp_path):
         for clip, durations in zip(clips, media):
             assert np.allclose(durations, expected[clip], atol=0.041), (clip, durations)
         # sorting: PSNR ascending, then descending
-        psnr = "Array.from(document.querySelectorAll('tr.ours td:nth-child(2)')).map(td => +td.dataset.v)"
-        browser.evaluate("document.querySelectorAll('th')[1].click()")
+        column = browser.evaluate("Array.from(document.querySelectorAll('th')).findIndex(th => th.textContent === 'facePSNR↑')")
+        psnr = f"Array.from(document.querySelectorAll('tr.ours')).map(tr => +tr.cells[{column}].dataset.v)"
+        browser.evaluate(f"document.querySelectorAll('th')[{column}].click()")
         assert browser.evaluate(psnr) == [12.0, 17.5, 40.0]
-        browser.evaluate("document.querySelectorAll('th')[1].click()")
+        browser.evaluate(f"document.querySelectorAll('th')[{column}].click()")
         assert browser.evaluate(psnr) == [40.0, 17.5, 12.0]
         # one slider drives the speech and every video of its clip
         browser.evaluate("(() => { const s = document.querySelector('input.scrub'); s.value = 1.5; "
