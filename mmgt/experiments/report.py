@@ -29,6 +29,7 @@ import pandas as pd
 from eval.results import PER_CLIP_FILE, UNTRAINED_MARK, load_results
 from eval.table import ADDED_NOTE, INTERVAL_NOTE, TABLE_COLUMNS, column_headers, format_value
 from mmgt.data.layout import VIDEO, Split
+from mmgt.errors import DataError
 from mmgt.experiments.report_media import PREVIEW_BITRATE, PREVIEW_SIZE, SPEECH_BITRATE, encode_preview, encode_speech, pose_views
 from mmgt.experiments.report_plots import metric_plots
 from mmgt.experiments.reproduction import table_runs
@@ -173,13 +174,15 @@ def provenance_html(cfg: ReportConfig, runs: dict[str, dict]) -> str:
 
 
 def write_report(cfg: ReportConfig) -> Path:
-    """Write the report folder (replacing an earlier one); returns its ``index.html``."""
+    """Write the report folder (replacing an earlier report there, refusing any other folder); returns its ``index.html``."""
     runs = load_rows(cfg.results_dir)
     table = cfg.results_dir.name
     out = cfg.out_dir
-    if out.exists():
+    if out.exists() and any(out.iterdir()):
+        if not (out / INDEX).is_file():
+            raise DataError(out, "exists and is not a report folder (no index.html): choose another --out")
         shutil.rmtree(out)
-    (out / "runs").mkdir(parents=True)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
     for m in runs:
         shutil.copyfile(cfg.results_dir / "runs" / f"{m}.json", out / "runs" / f"{m}.json")
     plots = metric_plots(runs, load_per_clip(cfg.results_dir, list(runs)), out / "plots")

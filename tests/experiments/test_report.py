@@ -13,6 +13,7 @@ import pytest
 
 from eval.results import PER_CLIP_FILE, UNTRAINED_MARK, write_json
 from mmgt.data.layout import VIDEO
+from mmgt.errors import DataError
 from mmgt.experiments.report import ReportConfig, table_html, write_report
 from mmgt.video_io import probe
 from tests.browser import Browser, ensure_chromium
@@ -84,6 +85,21 @@ def test_report_folder_is_self_contained(report, table_run):
         assert probe(out / "media" / clip / "gt.webm").width == 128
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["face.png", "video.png"]
     assert sum(p.stat().st_size for p in out.rglob("*")) < 2_000_000
+
+
+def test_report_command_rebuilds_a_report_and_refuses_other_folders(report, table_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from mmgt.cli.main import app
+
+    out = tmp_path / "again"
+    assert CliRunner().invoke(app, ["report", str(table_run[0]), "--out", str(out)]).exit_code == 0
+    assert (out / "index.html").read_text() == report.read_text()  # same inputs, same page
+    assert CliRunner().invoke(app, ["report", str(table_run[0]), "--out", str(out)]).exit_code == 0  # replaces its own
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "keep.txt").write_text("not a report")
+    refused = CliRunner().invoke(app, ["report", str(table_run[0]), "--out", str(tmp_path / "other")])
+    assert isinstance(refused.exception, DataError) and (tmp_path / "other" / "keep.txt").is_file()
 
 
 def test_report_in_headless_chromium(report, table_run, tmp_path):
