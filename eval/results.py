@@ -52,6 +52,7 @@ from mmgt.video_io import atomic_path
 
 SCHEMA_VERSION = "1"
 UNTRAINED_MARK = "†"  # shown next to every value computed with a random-init extractor
+PER_CLIP_FILE = "per_clip.csv"  # a run directory's per-clip values
 
 
 def package_info() -> dict:
@@ -145,6 +146,6 @@ def load_results(path: str | Path) -> dict:
 
 
 __all__ = [
-    "SCHEMA_VERSION", "UNTRAINED_MARK", "environment", "git_info", "load_results", "new_run_dir",
+    "PER_CLIP_FILE", "SCHEMA_VERSION", "UNTRAINED_MARK", "environment", "git_info", "load_results", "new_run_dir",
     "now_iso", "package_info", "write_json",
 ]

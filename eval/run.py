@@ -17,7 +17,7 @@ from eval.config import FRAME_METRICS, EvalConfig
 from eval.harness import ClipOutcome, Evaluator
 from eval.pairing import Pairing
 from eval.results import (
-    SCHEMA_VERSION, environment, new_run_dir, now_iso, package_info, write_json,
+    PER_CLIP_FILE, SCHEMA_VERSION, environment, new_run_dir, now_iso, package_info, write_json,
 )
 from mmgt.errors import DataError
 from mmgt.memory import reuse_freed_memory
@@ -234,7 +234,7 @@ def write_run(results: dict, states: dict[str, M.Metric], out_root: Path, label:
     run_dir = new_run_dir(out_root, label)
     add_intervals(results, states).save(run_dir)
     write_json(run_dir / "results.json", results)
-    with atomic_path(run_dir / "per_clip.csv") as tmp, open(tmp, "w", newline="") as fh:
+    with atomic_path(run_dir / PER_CLIP_FILE) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["region", "metric", "clip_id", "value", "untrained"], lineterminator="\n")
         writer.writeheader()
         writer.writerows(per_clip_rows(states, results))

@@ -20,11 +20,12 @@ def main() -> None:
 
 
 # Command groups; each lives in its own module and registers here.
-from mmgt.cli import data, generate, pose, reproduce, train, weights  # noqa: E402
+from mmgt.cli import data, generate, pose, report, reproduce, train, weights  # noqa: E402
 
 app.add_typer(reproduce.app, name="reproduce")
 app.add_typer(data.app, name="data")
 app.command("pose")(pose.pose)
+app.command("report")(report.report)
 app.command("generate")(generate.generate)
 app.add_typer(train.app, name="train")
 app.add_typer(weights.app, name="weights")

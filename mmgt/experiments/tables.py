@@ -6,8 +6,10 @@ tables list (``mmgt`` in Tables I and III) is generated once, since the runner k
 clips of the same method and configuration. What people read goes to ``results/<table>/``:
 ``<table>.md`` (the table with its provenance header), ``<table>.csv`` (long format),
 ``<table>_frames.png`` (a few frames of the first test clip, one row per method),
-``runs/<method>.json`` (each method's full results file) and ``runs/<method>.bootstrap.npz`` (its
-clip-bootstrap replicates, from which the ordering section's paired comparisons come). With
+``runs/<method>.json`` (each method's full results file), ``runs/<method>.bootstrap.npz`` (its
+clip-bootstrap replicates, from which the ordering section's paired comparisons come),
+``runs/<method>.per_clip.csv`` (its per-clip values) and ``report/`` (the HTML report,
+:mod:`mmgt.experiments.report`). With
 ``samples`` K > 1 each generated row is also sampled with the seeds ``seed + 1 .. seed + K - 1``
 (``runs/<method>-seed<s>.json``); the table shows the first seed, and the seed-to-seed spread apart.
 """
@@ -27,7 +29,7 @@ from tabulate import tabulate
 from eval.bootstrap import REPLICATES_FILE, Bootstrap
 from eval.compare import BETTER, TIE, WORSE, check_paired, paired_difference, verdict
 from eval.config import EvalConfig
-from eval.results import UNTRAINED_MARK, load_results
+from eval.results import PER_CLIP_FILE, UNTRAINED_MARK, load_results
 from eval.table import ADDED_NOTE, INTERVAL_NOTE, TABLE_COLUMNS, UNSCORED, column_headers, format_value
 from mmgt.data.layout import Split
 from mmgt.errors import DataError
@@ -347,6 +349,7 @@ def measure(cfg: TableConfig, method: Method, label: str, clips: list, encoder: 
     runs_dir = cfg.results / cfg.table / "runs"
     shutil.copyfile(run_dir / "results.json", runs_dir / f"{label}.json")
     shutil.copyfile(run_dir / REPLICATES_FILE, runs_dir / f"{label}.{REPLICATES_FILE}")
+    shutil.copyfile(run_dir / PER_CLIP_FILE, runs_dir / f"{label}.{PER_CLIP_FILE}")
     return pred_dir, run_dir
 
 
@@ -379,4 +382,7 @@ def reproduce(cfg: TableConfig) -> Path:
     md.write_text(render(cfg, runs, missing, boots, samples))
     long_rows(runs).to_csv(out_dir / f"{cfg.table}.csv", index=False)
     frame_strip(pred_dirs, clips[0].clip_id, out_dir / f"{cfg.table}_frames.png")
+    from mmgt.experiments.report import ReportConfig, write_report
+
+    write_report(ReportConfig(out_dir))
     return md

@@ -17,6 +17,8 @@ def test_a_regenerated_table_reproduces_and_moves_are_judged_by_the_intervals(ti
                           eval_overrides={"metrics": ("psnr", "ssim"), "progress": False, "bootstrap": 200})
         tables[name] = reproduce(cfg).parent
     assert "±" in (tables["reference"] / "table2.md").read_text()
+    assert (tables["reference"] / "runs" / "still.per_clip.csv").is_file()  # the report's per-clip points
+    assert 'class="ours"' in (tables["reference"] / "report" / "index.html").read_text()  # reproduce writes the report
     assert check_table(tables["reference"], tables["regenerated"]) == []  # gt and still: bit-exact
     reference = table_runs(tables["reference"])
     lo, hi = reference["still"]["metrics"]["full"]["psnr"]["ci95"]
