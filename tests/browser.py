@@ -21,7 +21,11 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 def ensure_chromium() -> str | None:
     """None when /usr/bin/chromium is there (installed now if needed), else why not."""
     if not CHROMIUM.is_file():
-        done = subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True, text=True)
+        install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+        done = subprocess.run(install, capture_output=True, text=True)
+        if done.returncode:  # a new machine has no package lists yet
+            subprocess.run(["apt-get", "update"], capture_output=True, text=True)
+            done = subprocess.run(install, capture_output=True, text=True)
         if done.returncode or not CHROMIUM.is_file():
             return f"apt-get install chromium failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
     return None
