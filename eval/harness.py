@@ -293,15 +293,8 @@ class Evaluator:
 
     def _landmarks(self, detector: str, frames: np.ndarray, video_sha: str) -> np.ndarray:
         """MediaPipe ``detector``'s landmarks of protocol-size frames, cached by content (shared by all methods)."""
-        key = cache_key(
-            kind="landmarks", video=video_sha, frames=len(frames), size=self.protocol.size, resize=self.protocol.resize,
-            weights=self.extractors.fingerprint(LANDMARK_DETECTORS[detector]),
-        )
-        cached = self.cache.get(key)
-        if cached is None:
-            cached = {"landmarks": self.extractors.landmarks(detector, frames)}
-            self.cache.put(key, cached)
-        return cached["landmarks"]
+        return self._per_video("landmarks", LANDMARK_DETECTORS[detector][0], frames, video_sha,
+                               lambda f: self.extractors.landmarks(detector, f))
 
     def contribution(self, pred: ClipFiles, gt: ClipFiles) -> ClipOutcome:
         """All per-clip quantities of one pair (cached)."""
