@@ -12,7 +12,7 @@ DATA   ?= data/synth
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv lock test test-slow test-all data reproduce-table1 reproduce-table2 reproduce-table3 \
-        bench bench-eval bench-stage1 bench-stage2 bench-generate bench-resume bench-pats report-stage1 vae-ceiling stage1-models train-stage2 train-mmgt checkpoints sanity gesture-encoder clean
+        bench bench-eval bench-stage1 bench-stage2 bench-generate bench-resume bench-pats report-stage1 vae-ceiling sampler-study stage1-models train-stage2 train-mmgt checkpoints sanity gesture-encoder clean
 
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ report-stage1: $(STAMP) $(DATA)/manifest.csv stage1-models  ## SMGA vs EDGE vs s
 
 vae-ceiling: $(STAMP) $(DATA)/manifest.csv  ## test clips through the tiny stage-2 VAE alone, scored -> results/stage2/vae_ceiling.{md,json}
 	$(PY) -m mmgt.experiments.vae_ceiling --data $(DATA) --out results/stage2
+
+sampler-study: $(STAMP) $(DATA)/manifest.csv  ## stage-2 samplers against 30-step DDIM (animate-anyone, test clips) -> results/stage2/samplers.{md,json}
+	$(PY) -m mmgt.experiments.sampler_study --data $(DATA) --out results/stage2
 
 sanity: $(STAMP) $(DATA)/manifest.csv  ## harness sanity (degraded GT) -> results/sanity/
 	$(PY) -m mmgt.experiments.sanity --data $(DATA) --out results/sanity --allow-untrained-extractors

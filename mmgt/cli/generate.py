@@ -132,7 +132,8 @@ def generate(
     extractor: str = typer.Option("mediapipe", help="Pose extractor for the image and driving videos (mediapipe, dwpose)."),
     checkpoint: Path = typer.Option(None, help="Video model folder (default: the committed checkpoint of the preset)."),
     pose_checkpoint: Path = typer.Option(None, help="Stage-1 model of a two-stage method (default: committed)."),
-    steps: int = typer.Option(None, min=1, help="Denoising steps of the stage-2 video model (default: the preset's)."),
+    steps: int = typer.Option(None, min=1, help="Denoising steps of the stage-2 video model (default: its checkpoint's)."),
+    sampler: str = typer.Option(None, help="Stage-2 solver: ddim, dpm-solver++, unipc (default: its checkpoint's)."),
     seed: int = typer.Option(0, help="Sampling seed: same inputs and seed, same video."),
     device: str = typer.Option("cpu", help="Torch device (cpu, cuda, cuda:1)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an earlier generation in --out."),
@@ -140,7 +141,7 @@ def generate(
 ) -> None:
     """Speech + one image -> a talking upper-body video (stage 1 poses and masks, then stage 2)."""
     config = MethodConfig(preset=preset, checkpoint=checkpoint, pose_checkpoint=pose_checkpoint, device=device, seed=seed,
-                          steps=steps, progress=progress)
+                          steps=steps, sampler=sampler, progress=progress)
     req = GenerateRequest(audio=audio, image=image, out=out, method=method, config=config, keypoints=keypoints, pose=pose,
                           extractor=extractor, force=force)
     for name, path in generate_video(req).items():

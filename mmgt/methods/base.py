@@ -30,7 +30,7 @@ class MethodConfig:
 
     ``checkpoint`` is the method's main model (None: the method's default location);
     ``pose_checkpoint`` the pose source's model in a composed two-stage row; ``steps`` the denoising
-    steps of a stage-2 video model (None: its preset's); ``progress`` shows per-stage progress bars;
+    steps of a stage-2 video model and ``sampler`` its solver (None: its checkpoint's); ``progress`` shows per-stage progress bars;
     ``reuse_memory`` keeps freed memory mapped once a stage-2 model loads (:mod:`mmgt.memory`: ~10%
     faster generation on CPU, identical frames; the process's memory stays at its peak). Neither of the
     last two is part of the provenance: they do not change outputs.
@@ -42,6 +42,7 @@ class MethodConfig:
     device: str = "cpu"
     seed: int = 0
     steps: int | None = None
+    sampler: str | None = None
     progress: bool = False
     reuse_memory: bool = True
 

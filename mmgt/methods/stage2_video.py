@@ -36,10 +36,10 @@ class Stage2Video(VideoGenerator):
 
     def load_pipeline(self, pipeline_class):
         """``pipeline_class.from_folder`` on the model folder with the config's inference settings
-        (``steps``); with ``config.reuse_memory`` this process keeps freed memory mapped from now on."""
+        (``steps``, ``sampler``); with ``config.reuse_memory`` this process keeps freed memory mapped from now on."""
         if self.config.reuse_memory:
             reuse_freed_memory()
-        overrides = {} if self.config.steps is None else {"steps": self.config.steps}
+        overrides = {k: v for k in ("steps", "sampler") if (v := getattr(self.config, k)) is not None}
         return pipeline_class.from_folder(self.checkpoint, self.config.device, **overrides)
 
     @staticmethod

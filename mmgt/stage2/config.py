@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from mmgt.config import from_dict, load_preset
+from mmgt.stage2.samplers import SAMPLERS
 
 
 
@@ -159,6 +160,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class InferenceConfig:
+    sampler: str = "ddim"  # a name of mmgt.stage2.samplers.SAMPLERS, on the training scheduler's schedule
     steps: int = 30
     guidance: float = 3.5
     context_frames: int = 12
@@ -192,6 +194,8 @@ class Stage2Config:
             raise ValueError("vae.latent_channels must equal unet.latent_channels")
         if self.train.vae.crop > self.resolution:
             raise ValueError(f"train.vae.crop {self.train.vae.crop} exceeds the resolution {self.resolution}")
+        if self.inference.sampler not in SAMPLERS:
+            raise ValueError(f"inference.sampler {self.inference.sampler!r} is not one of {', '.join(SAMPLERS)}")
         if self.inference.context_overlap >= self.inference.context_frames:
             raise ValueError("inference.context_overlap must be smaller than inference.context_frames")
 

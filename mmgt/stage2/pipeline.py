@@ -1,7 +1,8 @@
 """Inference: reference image + pose sequence -> any number of frames (AnimateAnyone's sampler).
 
-The ReferenceNet and the image encoder run once, the PoseGuider once per frame; then DDIM (the
-checkpoint's own scheduler configuration) with classifier-free guidance (unconditional branch: zero
+The ReferenceNet and the image encoder run once, the PoseGuider once per frame; then the sampler of
+``inference.sampler`` (DDIM or another stock solver, on the checkpoint's own training schedule:
+:mod:`mmgt.stage2.samplers`) with classifier-free guidance (unconditional branch: zero
 CLIP token, no reference features; the pose stays) over overlapping context windows
 (``context_frames`` with ``context_overlap``), the windows' predictions averaged per frame in latent
 space at every step. Windows are denoised ``window_batch`` at a time. Seeded: the same inputs and
@@ -24,6 +25,7 @@ from mmgt.stage2.checkpoint import load_model
 from mmgt.stage2.config import InferenceConfig
 from mmgt.stage2.data import pose_images, to_model_images
 from mmgt.stage2.model import Stage2Model
+from mmgt.stage2.samplers import make_sampler
 
 
 def context_windows(n_frames: int, size: int, overlap: int) -> list[list[int]]:
@@ -59,6 +61,7 @@ class Stage2Pipeline:
     def __init__(self, model: Stage2Model, scheduler: DDIMScheduler, config: InferenceConfig | None = None):
         self.model, self.scheduler = model.eval(), scheduler
         self.config = config or model.cfg.inference
+        self.sampler = make_sampler(self.config.sampler, scheduler)
 
     @classmethod
     def from_folder(cls, folder: str | Path, device: str = "cpu", **overrides) -> Stage2Pipeline:
@@ -99,11 +102,11 @@ class Stage2Pipeline:
         vae_factor = m.cfg.vae.downsample
         shape = (1, m.cfg.vae.latent_channels, n, res // vae_factor, res // vae_factor)
         generator = torch.Generator("cpu").manual_seed(seed)
-        latents = torch.randn(shape, generator=generator).to(device) * self.scheduler.init_noise_sigma
+        latents = torch.randn(shape, generator=generator).to(device) * self.sampler.init_noise_sigma
         windows = context_windows(n, cfg.context_frames, cfg.context_overlap)
-        self.scheduler.set_timesteps(cfg.steps, device=device)
-        for t in tqdm(self.scheduler.timesteps, desc="denoise", disable=not progress):
+        self.sampler.set_timesteps(cfg.steps, device=device)
+        for t in tqdm(self.sampler.timesteps, desc="denoise", disable=not progress):
             eps = blend_windows(lambda x, chunk: predict(x, chunk, t), latents, windows, cfg.window_batch)
-            latents = self.scheduler.step(eps, t, latents).prev_sample
+            latents = self.sampler.step(eps, t, latents).prev_sample
         frames = torch.cat([m.decode_latents(latents[0, :, i:i + 8].transpose(0, 1)) for i in range(0, n, 8)])
         return ((frames + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

@@ -30,6 +30,22 @@ def test_reconstructed_clips_match_the_split_and_are_scored(small_cfg, tiny_spli
     assert results["vae"]["sha256"] == vae_ceiling.sha256_file(model / "vae" / "diffusion_pytorch_model.safetensors")
     assert 0 < results["metrics"]["full"]["psnr"]["value"] < 30 and not results["clips"]["failed"]
     assert "VAE ceiling" in (tmp_path / "out" / "vae_ceiling.md").read_text()
+    border = results["vae"]["border"]
+    assert border["band_px"] == vae_ceiling.BAND and border["mae_band"] > 0 and border["mae_centre"] > 0
+
+
+def test_border_error_separates_the_outer_band_from_the_centre():
+    target = np.full((3, 64, 48, 3), 100, np.uint8)
+    recon = target.copy()
+    recon[:, :16] += 30  # top band off by 30
+    recon[:, 20, 20] = 160  # one centre pixel off by 60
+    border = vae_ceiling.BorderError()
+    border.update(recon[:1], target[:1])
+    border.update(recon[1:], target[1:])  # accumulates over calls exactly
+    s = border.summary()
+    band_pixels = 64 * 48 - 32 * 16
+    assert s["mae_band"] == pytest.approx(30 * 16 * 48 / band_pixels)
+    assert s["mae_centre"] == pytest.approx(60 / (32 * 16))
 
 
 def test_missing_vae_is_named(tiny_split, tmp_path):
