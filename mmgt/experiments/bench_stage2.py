@@ -6,7 +6,9 @@ model of the preset's architecture (speed does not depend on the weight values) 
 test clip of ``--data`` (its reference image and 80 GT poses; MMGT also its audio features and
 motion masks) with the preset's inference settings (DDIM steps, guidance, 12/4 context windows),
 after a 2-step warm-up; then the frames are written as mp4 with the clip's audio muxed (I/O).
-Cases: ``animate-anyone`` (the backbone) and ``mmgt`` (backbone + MM-HAA) x torch threads.
+Cases: ``animate-anyone`` (the backbone) and ``mmgt`` (backbone + MM-HAA) x torch threads, and
+``animate-anyone@ddim-30``: the backbone with the sampler settings before issue 27 (DDIM, 30 steps),
+against which every case's ``ratio_to_ddim30`` (seconds per video second) is reported from the same run.
 The paper preset (512 px, SD-1.5 sizes) needs a GPU; it is benchmarked only where one is present.
 
     python -m mmgt.experiments.bench_stage2 --data data/synth --out results/bench
@@ -27,11 +29,13 @@ from mmgt.experiments.timing import Stopwatch
 from mmgt.memory import reuse_freed_memory
 from mmgt.video_io import SAMPLE_RATE
 
-MODELS = ("animate-anyone", "mmgt")
+BASELINE = "animate-anyone@ddim-30"
+MODELS = ("animate-anyone", "mmgt", BASELINE)
 
 
 def build_pipeline(model_name: str, preset: str, overrides: tuple[str, ...] = ()):
-    """A random-init pipeline of the preset's architecture (video step: motion modules added)."""
+    """A random-init pipeline of the preset's architecture (video step: motion modules added); a name
+    ``model@sampler-steps`` samples with that solver and step count instead of the preset's."""
     from mmgt.stage2.audio_attention import load_audio_config
     from mmgt.stage2.config import load_config
     from mmgt.stage2.mmgt_model import MMGTModel
@@ -39,6 +43,10 @@ def build_pipeline(model_name: str, preset: str, overrides: tuple[str, ...] = ()
     from mmgt.stage2.model import Stage2Model, make_scheduler
     from mmgt.stage2.pipeline import Stage2Pipeline
 
+    if "@" in model_name:
+        model_name, setting = model_name.split("@")
+        sampler, steps = setting.rsplit("-", 1)
+        overrides = (*overrides, f"inference.sampler={sampler}", f"inference.steps={steps}")
     cfg = load_config(preset, overrides)
     torch.manual_seed(0)
     model = Stage2Model.build(cfg)
@@ -94,7 +102,7 @@ def time_case(model_name: str, preset: str, threads: int, data: Path, device: st
     return {
         "model": model_name, "preset": preset, "threads": threads, "device": device,
         "frames": len(poses), "video_seconds": video_seconds, "resolution": pipe.model.cfg.resolution,
-        "inference": {"steps": steps, "guidance": pipe.config.guidance, "context_frames": pipe.config.context_frames,
+        "inference": {"sampler": pipe.config.sampler, "steps": steps, "guidance": pipe.config.guidance, "context_frames": pipe.config.context_frames,
                       "context_overlap": pipe.config.context_overlap, "window_batch": pipe.config.window_batch},
         "parameters": sum(p.numel() for p in pipe.model.parameters()),
         "seconds_render": round(render, 2), "seconds_total": round(render + io, 2),
@@ -111,6 +119,10 @@ def main(argv: list[str] | None = None) -> None:
     if ran is None:
         return
     args, cases = ran
+    baseline = {(c["preset"], c["threads"]): c["seconds_per_video_second"] for c in cases if c["model"] == BASELINE}
+    for case in cases:
+        if (base := baseline.get((case["preset"], case["threads"]))) is not None:
+            case["ratio_to_ddim30"] = round(case["seconds_per_video_second"] / base, 3)
     write_report(args.out, "stage2.json", {
         "benchmark": "stage-2 video generation: one test clip (80 frames, 3.2 s) rendered and written with its audio",
         "weights": "random init of each preset's architecture (timing only)",

@@ -23,6 +23,14 @@ def test_time_case_reports_speed_memory_and_parts(model, tiny_split, tmp_path, m
     assert r["seconds_per_video_second"] == pytest.approx(r["seconds_total"] / 3.2, abs=0.01) and r["peak_rss_mib"] > 0
 
 
+def test_the_baseline_case_samples_with_its_own_settings(tiny_split, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = time_case("animate-anyone@unipc-3", "tiny", 1, tiny_split, "cpu", SMALL)
+    assert r["model"] == "animate-anyone@unipc-3" and r["inference"]["sampler"] == "unipc" and r["inference"]["steps"] == 3
+    windows = len(context_windows(80, 6, 2))
+    assert r["parts"]["denoiser"]["calls"] == 3 * -(-windows // 4)
+
+
 def test_stopwatch_counts_calls_and_restores_what_it_wrapped():
     from mmgt.experiments.timing import Stopwatch
 
