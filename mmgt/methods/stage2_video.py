@@ -54,7 +54,8 @@ class Stage2Video(VideoGenerator):
         return [] if (self.checkpoint / META).is_file() else [self.checkpoint]
 
     def provenance(self) -> dict:
-        weights = sorted(self.checkpoint.glob("*/*.safetensors")) if self.checkpoint.is_dir() else []
+        # the weights and the model card (its inference settings: sampler, steps, guidance, windows)
+        weights = sorted([*self.checkpoint.glob("*/*.safetensors"), *self.checkpoint.glob(META)]) if self.checkpoint.is_dir() else []
         return super().provenance() | {
             "checkpoint": str(self.checkpoint),
             "checkpoint_sha256": {str(p.relative_to(self.checkpoint)): sha256_file(p) for p in weights} or None,

@@ -27,6 +27,10 @@ def test_animate_anyone_renders_gt_poses_at_the_clip_size(trained, tiny_split, t
     provenance = json.loads((out / "method.json").read_text())
     video = provenance["provenance"]["video"]
     assert video["checkpoint"] == str(trained["video"]) and video["checkpoint_sha256"]
+    # the model card's inference settings are part of the identity: a changed sampler is another method
+    assert set(video["checkpoint_sha256"]) >= {"stage2.json", "denoising_unet/diffusion_pytorch_model.safetensors"}
+    other = build_method("animate-anyone", MethodConfig(checkpoint=trained["video"], sampler="unipc"))
+    assert other.provenance() != method.provenance()
 
 
 def test_edge_row_is_audio_driven_and_unknown_presets_are_refused(trained, tmp_path):
