@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel, UNetMotionModel
 from transformers import CLIPVisionModelWithProjection
+from transformers.utils import logging as hf_logging
 
 from mmgt.errors import DataError
 from mmgt.stage2.config import Stage2Config, config_from_dict
@@ -71,7 +72,13 @@ def load_part(cls, folder: Path):
     """One part in float32, refusing weights whose keys or shapes differ from its config's model (diffusers
     and transformers only warn and initialise what is missing at random)."""
     dtype = {"dtype" if cls is CLIPVisionModelWithProjection else "torch_dtype": torch.float32}
-    part, info = cls.from_pretrained(folder, output_loading_info=True, **dtype)
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # transformers draws a "Loading weights" bar for every part, even a 200 kB one
+    try:
+        part, info = cls.from_pretrained(folder, output_loading_info=True, **dtype)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     wrong = {k: sorted(map(str, info[k])) for k in ("missing_keys", "unexpected_keys", "mismatched_keys") if info[k]}
     if wrong or info["error_msgs"]:
         raise DataError(folder, f"weights do not fit the model its config.json describes ({wrong or info['error_msgs']}); "
