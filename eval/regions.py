@@ -75,11 +75,10 @@ def track_from_points(points: np.ndarray, protocol: Protocol, source: str) -> Bo
     (a frame counts as a face with at least 3 points)."""
     ok = np.isfinite(points).all(-1)
     valid = ok.sum(1) >= 3
-    x = np.where(ok, points[..., 0], np.nan)
-    y = np.where(ok, points[..., 1], np.nan)
-    with np.errstate(all="ignore"):
-        boxes = np.stack([np.nanmin(x, 1), np.nanmin(y, 1), np.nanmax(x, 1), np.nanmax(y, 1)], 1)
-    return track_from_boxes(np.nan_to_num(boxes, nan=0.0), valid, protocol, source)
+    lo = np.where(ok[..., None], points, np.inf).min(1)  # (T, 2); inf in a frame without points
+    hi = np.where(ok[..., None], points, -np.inf).max(1)
+    boxes = np.where(valid[:, None], np.concatenate([lo, hi], 1), 0.0)
+    return track_from_boxes(boxes, valid, protocol, source)
 
 
 def track_from_keypoints(kp: np.ndarray, protocol: Protocol) -> BoxTrack | None:
