@@ -1,7 +1,7 @@
 """``make sampler-study``: which stage-2 sampler reaches the 30-step DDIM quality with fewer denoiser calls.
 
 The pose-driven ``animate-anyone`` row (GT poses, so the sampler is all that differs) is generated on
-the test clips with each candidate (same model, same seed), timed, and scored by mmgt-eval with
+the test clips with each candidate (same model, same seed; always afresh, as it is timed), and scored by mmgt-eval with
 clip-bootstrap intervals. A candidate **qualifies** when each of its values lies inside the reference's
 (DDIM, 30 steps) 95% interval; the paired comparison with the reference is shown beside it. The
 preset samples with the qualifying candidate of fewest denoiser calls (``inference`` in
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +68,11 @@ def measure(setting: Setting, data: Path, runs: Path, seed: int) -> tuple[dict, 
 
     clips = Split(data).clips("test")
     method = build_method(ROW, MethodConfig(seed=seed, steps=setting.steps, sampler=setting.sampler))
+    pred = runs / "methods" / f"sampler-{setting.label}"
+    if pred.exists():  # always generated afresh: the time per clip is part of the result
+        shutil.rmtree(pred)
     start = time.perf_counter()
-    pred = run_method(method, clips, runs / "methods" / f"sampler-{setting.label}", replace=True)
+    run_method(method, clips, pred)
     seconds = (time.perf_counter() - start) / len(clips)
     config = EvalConfig(pred=pred, gt=data, metrics=METRICS, allow_untrained=True, cache_dir=runs / "cache" / "eval")
     results, states, _ = evaluate(config)
@@ -86,7 +90,7 @@ def render(rows: list[dict], chosen: dict | None, data: Path, commit: str) -> st
     headers = ["sampler", "steps", "s / clip", *(f"{r} {m}" for r, m in COLUMNS), "paired vs reference", "qualifies"]
     body = [[row["sampler"], row["steps"], f"{row['seconds_per_clip']:.1f}",
              *(cell(row["metrics"][r][m]) for r, m in COLUMNS),
-             ", ".join(f"{m} {v}" for m, v in row["paired"].items()) or "reference",
+             "; ".join(f"{m} {p['verdict']} ({p['difference']:+.3g})" for m, p in row["paired"].items()) or "reference",
              "reference" if row is rows[0] else ("yes" if row["qualifies"] else "no")] for row in rows]
     pick = (f"**Chosen: {chosen['sampler']}, {chosen['steps']} steps** ({chosen['seconds_per_clip']:.1f} s per clip "
             f"against {rows[0]['seconds_per_clip']:.1f} s)." if chosen else
@@ -95,7 +99,7 @@ def render(rows: list[dict], chosen: dict | None, data: Path, commit: str) -> st
             f"`{data}`, seed 0, generated with each sampler by the same model and scored by mmgt-eval (protocol "
             f"v{rows[0]['protocol']}, code {commit[:12]}); values with their 95% clip-bootstrap intervals. A candidate "
             "qualifies when each value lies inside the reference's (DDIM, 30 steps) interval; the paired column gives "
-            "its paired-bootstrap verdict against the reference per metric. Random-init evaluation networks where the "
+            "its paired-bootstrap verdict against the reference per metric (and the difference, candidate - reference). Random-init evaluation networks where the "
             "real weights are absent (marked in the runs' results.json): a relative comparison of samplers on the "
             "embedded synthetic split, not comparable to the paper.\n\n"
             + tabulate(body, headers=headers, tablefmt="github", disable_numparse=True) + f"\n\n{pick}\n")
@@ -114,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
         if reference is None:
             reference = results, boot
         paired = {} if setting == Setting(*REFERENCE) else {
-            d.output: d.verdict for d in compare(results, boot, *reference) if (d.region, d.output) in COLUMNS}
+            d.output: {"verdict": d.verdict, "difference": d.difference, "ci95": d.ci95}
+            for d in compare(results, boot, *reference) if (d.region, d.output) in COLUMNS}
         metrics: dict[str, dict] = {}
         for region, name in COLUMNS:
             metrics.setdefault(region, {})[name] = results["metrics"][region][name]

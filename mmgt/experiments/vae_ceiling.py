@@ -67,6 +67,7 @@ def reconstruct_split(vae: AutoencoderKL, data: Path, out: Path, progress: bool 
 
 
 def main(argv: list[str] | None = None) -> None:
+    from eval.bootstrap import add_intervals
     from eval.config import EvalConfig
     from eval.run import evaluate
     from eval.table import results_summary
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(pred)
     border = reconstruct_split(vae, args.data, pred).summary()
     config = EvalConfig(pred=pred, gt=args.data, metrics=tuple(args.metrics.split(",")), cache_dir=args.runs / "cache" / "eval")
-    results, _, _ = evaluate(config)
+    results, states, _ = evaluate(config)
+    add_intervals(results, states)
     results["vae"] = {"folder": str(model / "vae"), "sha256": sha256_file(weights), "border": border}
     args.out.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out / "vae_ceiling.json") as tmp:

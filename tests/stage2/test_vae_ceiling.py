@@ -29,6 +29,8 @@ def test_reconstructed_clips_match_the_split_and_are_scored(small_cfg, tiny_spli
     results = json.loads((tmp_path / "out" / "vae_ceiling.json").read_text())
     assert results["vae"]["sha256"] == vae_ceiling.sha256_file(model / "vae" / "diffusion_pytorch_model.safetensors")
     assert 0 < results["metrics"]["full"]["psnr"]["value"] < 30 and not results["clips"]["failed"]
+    lo, hi = results["metrics"]["full"]["psnr"]["ci95"]  # an interval, as every run's results.json has
+    assert lo <= results["metrics"]["full"]["psnr"]["value"] <= hi
     assert "VAE ceiling" in (tmp_path / "out" / "vae_ceiling.md").read_text()
     border = results["vae"]["border"]
     assert border["band_px"] == vae_ceiling.BAND and border["mae_band"] > 0 and border["mae_centre"] > 0
