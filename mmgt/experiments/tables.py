@@ -202,6 +202,12 @@ def sparse_detections(runs: dict[str, dict], out: str, share: Callable[[dict], f
     return [f"`{m}` {v:.0%}" for m, v in shares.items() if v < 1 - SPARSE]
 
 
+def face_exclusions(runs: dict[str, dict]) -> list[str]:
+    """``"`row` k of n"`` for every row with clips whose prediction has no face at all (``clips.no_face_pred``)."""
+    return [f"`{m}` {len(res['clips']['no_face_pred'])} of {len(res['clips']['evaluated'])}"
+            for m, res in runs.items() if res.get("clips", {}).get("no_face_pred")]
+
+
 def face_track_note(results: dict) -> str:
     """Where the face region and lip sync look for the face, as the table header states it."""
     track = results["protocol"].get("face_track", "gt")
@@ -244,12 +250,16 @@ def render(cfg: TableConfig, runs: dict[str, dict], missing: dict[str, list[Path
         lines += ["", "**Not measured (no trained model found):** " + "; ".join(
             f"`{m}` ({', '.join(str(p) for p in paths)})" for m, paths in missing.items())
             + ". Train them (`make help` lists the `train-*` targets) or restore their committed checkpoints."]
-    unscored = [f"`{m}` {out}" + (f" (no face found in {e['n_no_face_pred']} of {e['n_frames']} generated frames)"
-                                  if e.get("n_no_face_pred") else "")
+    unscored = [f"`{m}` {out}" + (f" (no face found in {e['n_no_face_pred']}" + (f" of {e['n_frames']}" if "n_frames" in e else "")
+                                  + " generated frames)" if e.get("n_no_face_pred") else "")
                 for m, res in runs.items() for _, _, reg, out in TABLE_COLUMNS
                 if (e := res["metrics"].get(reg, {}).get(out)) and e.get("value") is None and e.get("error")]
     if unscored:
         lines += ["", f"**{UNSCORED}:** computed, but no clip could be scored: " + "; ".join(unscored) + "."]
+    if faceless := face_exclusions(runs):
+        lines += ["", "**Face region and lip sync** score only the clips whose generated video shows a face in some "
+                  "frame (a clip without any is excluded from both, never scored at GT's position: docs/PROTOCOL.md, "
+                  "v3). Clips excluded: " + ", ".join(faceless) + ". Where most are, those values rest on few clips."]
     if faces := sparse_detections(runs, "mouth_lmd", lambda e: e["n_scored"] / e["n_frames"]):
         lines += ["", "**mouth LMD** pools the frames where face mesh found a face in both videos (each frame weighs "
                   "the same). Share of frames scored: " + ", ".join(faces) + ". Where it is low, the value rests on few frames."]

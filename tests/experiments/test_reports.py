@@ -41,6 +41,14 @@ def test_table_renders_measured_rows_beside_the_paper(tiny_split, tmp_path, monk
     assert faceless.count("n/a") == 1 and "–" in faceless
     assert "**n/a:** computed, but no clip could be scored: `faceless` mouth_lmd (no face found in 80 of 80 generated frames)." in rendered
     assert "Share of GT points found" not in rendered and "Share of frames scored" not in rendered  # n/a says it
+    # lip sync without a usable face (its entry counts frames without one, not frames) and the clips excluded
+    gt["metrics"]["lip"] = {"sync_c": {"value": None, "error": "sync: no clip had a usable face", "n_no_face_pred": 639,
+                                       "direction": "higher"}}
+    gt["clips"] = dict(gt["clips"], no_face_pred=gt["clips"]["evaluated"][:1])
+    rendered = render(cfg, {"faceless": gt})
+    assert "`faceless` sync_c (no face found in 639 generated frames)" in rendered
+    assert f"Clips excluded: `faceless` 1 of {len(gt['clips']['evaluated'])}." in rendered
+    gt["clips"]["no_face_pred"] = []
     gt["metrics"]["landmarks"]["pose_err"] = {"value": 0.2, "n_points": 1000, "n_missed": 780, "direction": "lower"}
     gt["metrics"]["landmarks"]["mouth_lmd"] = {"value": 0.9, "n_frames": 80, "n_scored": 2, "direction": "lower"}
     rendered = render(cfg, {"faceless": gt, "gt": json.loads((tmp_path / "results" / "table1" / "runs" / "gt.json").read_text())})
