@@ -50,10 +50,12 @@ def test_the_pipeline_samples_with_the_configured_solver(small_cfg, tiny_split):
     torch.nn.init.normal_(model.pose_guider.conv_out.weight, std=0.05)
     ref, poses = clip_inputs(tiny_split)
     scheduler = make_scheduler(small_cfg.scheduler)
-    ddim = Stage2Pipeline(model, scheduler)
+    default = Stage2Pipeline(model, scheduler)  # the model config's sampler (the tiny preset's: DPM-Solver++)
+    assert type(default.sampler).__name__ == "DPMSolverMultistepScheduler" == type(
+        make_sampler(small_cfg.inference.sampler, scheduler)).__name__
+    ddim = Stage2Pipeline(model, scheduler, replace(small_cfg.inference, sampler="ddim"))
     assert type(ddim.sampler).__name__ == "DDIMScheduler" and ddim.sampler.config == scheduler.config
     dpm = Stage2Pipeline(model, scheduler, replace(small_cfg.inference, sampler="dpm-solver++"))
-    assert type(dpm.sampler).__name__ == "DPMSolverMultistepScheduler"
     a, b = ddim(ref, poses, seed=1), dpm(ref, poses, seed=1)
     assert a.shape == b.shape and not np.array_equal(a, b)
     np.testing.assert_array_equal(b, dpm(ref, poses, seed=1))  # multistep state is reset per call
