@@ -1,8 +1,8 @@
 """``make sampler-study``: which stage-2 sampler reaches the 30-step DDIM quality with fewer denoiser calls.
 
 The pose-driven ``animate-anyone`` row (GT poses, so the sampler is all that differs) is generated on
-the test clips with each candidate (same model, same seed; always afresh, as it is timed), and scored by mmgt-eval with
-clip-bootstrap intervals. A candidate **qualifies** when each of its values lies inside the reference's
+the test clips with each candidate (same model, same seed; always afresh, as it is timed), and scored
+by mmgt-eval with clip-bootstrap intervals. A candidate **qualifies** when each of its values lies inside the reference's
 (DDIM, 30 steps) 95% interval; the paired comparison with the reference is shown beside it. The
 preset samples with the qualifying candidate of fewest denoiser calls (``inference`` in
 ``stage2_tiny.yaml``; docs/STAGE2.md).
@@ -24,7 +24,7 @@ from tabulate import tabulate
 from eval.bootstrap import Bootstrap
 from eval.compare import compare
 from eval.config import EvalConfig
-from eval.results import load_results
+from eval.results import UNTRAINED_MARK, load_results
 from mmgt.data.layout import Split
 from mmgt.methods import MethodConfig, build_method, run_method
 from mmgt.video_io import atomic_path
@@ -82,8 +82,10 @@ def measure(setting: Setting, data: Path, runs: Path, seed: int) -> tuple[dict, 
 
 
 def cell(entry: dict) -> str:
+    """The value with its interval, marked when a random-init extractor computed it."""
     ci = entry.get("ci95")
-    return f"{entry['value']:.4g}" + ("" if ci is None else f" [{ci[0]:.4g}, {ci[1]:.4g}]")
+    return (f"{entry['value']:.4g}" + ("" if ci is None else f" [{ci[0]:.4g}, {ci[1]:.4g}]")
+            + (UNTRAINED_MARK if entry.get("untrained") else ""))
 
 
 def render(rows: list[dict], chosen: dict | None, data: Path, commit: str) -> str:
@@ -99,9 +101,9 @@ def render(rows: list[dict], chosen: dict | None, data: Path, commit: str) -> st
             f"`{data}`, seed 0, generated with each sampler by the same model and scored by mmgt-eval (protocol "
             f"v{rows[0]['protocol']}, code {commit[:12]}); values with their 95% clip-bootstrap intervals. A candidate "
             "qualifies when each value lies inside the reference's (DDIM, 30 steps) interval; the paired column gives "
-            "its paired-bootstrap verdict against the reference per metric (and the difference, candidate - reference). Random-init evaluation networks where the "
-            "real weights are absent (marked in the runs' results.json): a relative comparison of samplers on the "
-            "embedded synthetic split, not comparable to the paper.\n\n"
+            "its paired-bootstrap verdict against the reference per metric (and the difference, candidate - reference). "
+            f"{UNTRAINED_MARK}: computed with a random-init extractor (real weights absent), NOT the real metric. A relative "
+            "comparison of samplers on the embedded synthetic split, not comparable to the paper.\n\n"
             + tabulate(body, headers=headers, tablefmt="github", disable_numparse=True) + f"\n\n{pick}\n")
 
 

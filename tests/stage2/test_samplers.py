@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mmgt.errors import DataError, UsageError
-from mmgt.experiments.sampler_study import COLUMNS, choose, qualifies
+from mmgt.experiments.sampler_study import COLUMNS, cell, choose, qualifies
 from mmgt.stage2.config import SchedulerConfig, load_config
 from mmgt.stage2.model import make_scheduler
 from mmgt.stage2.pipeline import Stage2Pipeline
@@ -78,3 +78,10 @@ def test_a_candidate_qualifies_only_with_every_value_inside_the_reference_interv
             {"steps": 10, "qualifies": True}]
     assert choose(rows)["steps"] == 10
     assert choose(rows[:1] + [{"steps": 8, "qualifies": False}]) is None
+
+
+def test_a_random_init_value_is_marked_in_the_study():
+    from eval.results import UNTRAINED_MARK
+
+    assert cell({"value": 164.0, "ci95": [140.8, 194.2]}) == "164 [140.8, 194.2]"
+    assert cell({"value": 12.9, "ci95": None, "untrained": True}) == f"12.9{UNTRAINED_MARK}"
